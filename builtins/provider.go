@@ -1,0 +1,200 @@
+package builtins
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/opa-sts/opa-sts/internal/jwks"
+	"github.com/opa-sts/opa-sts/internal/jwtverify"
+)
+
+// providerCache remembers validated providers by their Rego value, so that
+// a policy passing the same provider object on every query parses it (and
+// its inline JWKS) once. Entries are found by hash and confirmed by equality.
+type providerCache struct {
+	entries *lru.Cache[int, []providerEntry]
+}
+
+type providerEntry struct {
+	value    ast.Value
+	provider *jwtverify.Provider
+	err      error
+}
+
+func newProviderCache(size int) *providerCache {
+	c, _ := lru.New[int, []providerEntry](size)
+	return &providerCache{entries: c}
+}
+
+func (c *providerCache) get(v ast.Value, allowInsecureHTTP bool) (*jwtverify.Provider, error) {
+	h := v.Hash()
+	bucket, _ := c.entries.Get(h)
+	for _, e := range bucket {
+		if e.value.Compare(v) == 0 {
+			return e.provider, e.err
+		}
+	}
+	p, err := parseProvider(v, allowInsecureHTTP)
+	// Copy on write: readers may hold the old bucket.
+	next := append(append(make([]providerEntry, 0, len(bucket)+1), bucket...), providerEntry{value: v, provider: p, err: err})
+	if len(next) > 4 {
+		next = next[len(next)-4:]
+	}
+	c.entries.Add(h, next)
+	return p, err
+}
+
+// parseProvider turns the provider object of sts.verify_token into a
+// validated provider. Members it does not know are ignored, so that policy
+// data can keep other settings (group claims, role mappings) next to them.
+func parseProvider(v ast.Value, allowInsecureHTTP bool) (*jwtverify.Provider, error) {
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("provider must be an object")
+	}
+	var cfg jwtverify.ProviderConfig
+	var err error
+	str := func(name string, dst *string) {
+		if err != nil {
+			return
+		}
+		if t := obj.Get(ast.StringTerm(name)); t != nil {
+			s, ok := t.Value.(ast.String)
+			if !ok {
+				err = fmt.Errorf("%s must be a string", name)
+				return
+			}
+			*dst = string(s)
+		}
+	}
+	boolean := func(name string, dst *bool) {
+		if err != nil {
+			return
+		}
+		if t := obj.Get(ast.StringTerm(name)); t != nil {
+			b, ok := t.Value.(ast.Boolean)
+			if !ok {
+				err = fmt.Errorf("%s must be a boolean", name)
+				return
+			}
+			*dst = bool(b)
+		}
+	}
+	strings := func(name string, dst *[]string) {
+		if err != nil {
+			return
+		}
+		if t := obj.Get(ast.StringTerm(name)); t != nil {
+			*dst, err = stringList(name, t.Value)
+		}
+	}
+	// number reads a non-negative number no larger than limit; ok reports
+	// whether the member is present.
+	number := func(name string, limit float64) (f float64, ok bool) {
+		if err != nil {
+			return 0, false
+		}
+		t := obj.Get(ast.StringTerm(name))
+		if t == nil {
+			return 0, false
+		}
+		n, isNum := t.Value.(ast.Number)
+		f, okf := n.Float64()
+		if !isNum || !okf || math.IsNaN(f) || f < 0 || f > limit {
+			err = fmt.Errorf("%s must be a number between 0 and %g", name, limit)
+			return 0, false
+		}
+		return f, true
+	}
+	const tenYears = 10 * 365 * 24 * 3600
+
+	str("issuer", &cfg.Issuer)
+	str("discovery_url", &cfg.DiscoveryURL)
+	str("jwks_url", &cfg.JWKSURL)
+	strings("audiences", &cfg.Audiences)
+	boolean("azp_fallback", &cfg.AZPFallback)
+	boolean("skip_audience_check", &cfg.SkipAudienceCheck)
+	strings("algorithms", &cfg.Algorithms)
+	strings("required_claims", &cfg.RequiredClaims)
+	if f, ok := number("leeway_seconds", tenYears); ok {
+		d := time.Duration(f * float64(time.Second))
+		cfg.Leeway = &d
+	}
+	if f, ok := number("max_age_seconds", tenYears); ok {
+		cfg.MaxAge = time.Duration(f * float64(time.Second))
+	}
+	if f, ok := number("max_token_bytes", 1<<20); ok {
+		cfg.MaxTokenBytes = int(f)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t := obj.Get(ast.StringTerm("jwks")); t != nil {
+		set, err := inlineKeySet(t.Value)
+		if err != nil {
+			return nil, err
+		}
+		cfg.JWKS = set
+	}
+	return jwtverify.NewProvider(cfg, allowInsecureHTTP)
+}
+
+func stringList(name string, v ast.Value) ([]string, error) {
+	var out []string
+	add := func(t *ast.Term) error {
+		s, ok := t.Value.(ast.String)
+		if !ok {
+			return fmt.Errorf("%s must hold only strings", name)
+		}
+		out = append(out, string(s))
+		return nil
+	}
+	switch v := v.(type) {
+	case ast.String:
+		return []string{string(v)}, nil
+	case *ast.Array:
+		for i := range v.Len() {
+			if err := add(v.Elem(i)); err != nil {
+				return nil, err
+			}
+		}
+	case ast.Set:
+		for _, t := range v.Slice() {
+			if err := add(t); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%s must be a string or an array of strings", name)
+	}
+	return out, nil
+}
+
+// inlineKeySet accepts a JWKS given as an object or as a JSON string.
+func inlineKeySet(v ast.Value) (*jwks.Set, error) {
+	var raw []byte
+	switch v := v.(type) {
+	case ast.String:
+		raw = []byte(v)
+	case ast.Object:
+		native, err := ast.JSON(v)
+		if err != nil {
+			return nil, fmt.Errorf("jwks: %w", err)
+		}
+		if raw, err = json.Marshal(native); err != nil {
+			return nil, fmt.Errorf("jwks: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("jwks must be an object or a JSON string")
+	}
+	set, err := jwks.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	return set, nil
+}

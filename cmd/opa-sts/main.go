@@ -1,0 +1,45 @@
+// Command opa-sts is the complete Open Policy Agent CLI with the opa-sts
+// built-ins and plugins registered. main only wires things together: every
+// piece of behaviour lives in its own package.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/open-policy-agent/opa/cmd"
+	"github.com/open-policy-agent/opa/v1/version"
+
+	_ "github.com/opa-sts/opa-sts/builtins" // registers the sts.* built-ins
+)
+
+// stsVersion is overridden at build time with
+// -ldflags "-X main.stsVersion=<version>".
+var stsVersion = "0.1.0-dev"
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	// Stamp our version into OPA's version package so that `opa-sts version`,
+	// /v1/status and the User-Agent all say which build this is. The OPA
+	// version stays first so that tools comparing OPA versions keep working.
+	version.Version = fmt.Sprintf("%s-sts.%s", version.Version, stsVersion)
+	cmd.UserAgent(fmt.Sprintf("opa-sts/%s (%s, %s)", stsVersion, runtime.GOOS, runtime.GOARCH))
+
+	root := cmd.Command(nil, "opa-sts")
+	root.Use = "opa-sts"
+	root.Short = "opa-sts: a policy-centric Security Token Service built on Open Policy Agent"
+
+	if err := root.Execute(); err != nil {
+		// Keep OPA's exit codes (eval --fail, test failures, ...).
+		if e, ok := errors.AsType[*cmd.ExitError](err); ok {
+			return e.Exit
+		}
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,147 @@
+// Package jwtverify verifies JSON Web Tokens issued by OpenID Connect and
+// OAuth2 identity providers against their published keys. Every failure is
+// reported with a stable code, and every check fails closed.
+package jwtverify
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/opa-sts/opa-sts/internal/jwks"
+)
+
+// DefaultAlgorithms are the asymmetric signature algorithms accepted when a
+// provider names none. HMAC algorithms are never accepted: an identity
+// provider's verification key is public.
+var DefaultAlgorithms = []string{
+	"RS256", "RS384", "RS512",
+	"PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512",
+	"EdDSA",
+}
+
+const (
+	// DefaultLeeway is the clock skew tolerated for exp, nbf and iat.
+	DefaultLeeway = 60 * time.Second
+	// MaxLeeway bounds the configurable leeway.
+	MaxLeeway = 10 * time.Minute
+	// DefaultMaxTokenBytes bounds the size of a token (AWS allows 20,000
+	// characters for a web identity token).
+	DefaultMaxTokenBytes = 20000
+)
+
+// ProviderConfig is the trust configuration for one identity provider.
+type ProviderConfig struct {
+	// Issuer must equal the token's "iss" exactly (a trailing slash matters).
+	Issuer string
+	// Exactly one of DiscoveryURL, JWKSURL and JWKS.
+	DiscoveryURL string
+	JWKSURL      string
+	JWKS         *jwks.Set
+	// Audiences accepted in "aud" (a string or an array). Required unless
+	// SkipAudienceCheck is set.
+	Audiences []string
+	// AZPFallback accepts a token whose "aud" does not match when its "azp"
+	// (authorized party) is one of Audiences, as Keycloak's client
+	// credentials tokens need ("aud" is often "account").
+	AZPFallback bool
+	// SkipAudienceCheck disables the audience check entirely.
+	SkipAudienceCheck bool
+	// Algorithms allowed in the token header (default DefaultAlgorithms).
+	Algorithms []string
+	// Leeway tolerated on time claims (default DefaultLeeway; negative means 0).
+	Leeway *time.Duration
+	// RequiredClaims must be present and not null.
+	RequiredClaims []string
+	// MaxAge, when positive, rejects tokens whose "iat" is older.
+	MaxAge time.Duration
+	// MaxTokenBytes bounds the token (default DefaultMaxTokenBytes).
+	MaxTokenBytes int
+}
+
+// Provider is a validated ProviderConfig. It is immutable.
+type Provider struct {
+	id                uint64
+	issuer            string
+	source            jwks.Source
+	inline            *jwks.Set
+	audiences         []string
+	azpFallback       bool
+	skipAudienceCheck bool
+	algorithms        map[string]struct{}
+	leeway            time.Duration
+	requiredClaims    []string
+	maxAge            time.Duration
+	maxTokenBytes     int
+}
+
+var providerIDs atomic.Uint64
+
+// Issuer returns the issuer the provider trusts.
+func (p *Provider) Issuer() string { return p.issuer }
+
+// NewProvider validates cfg. allowInsecureHTTP permits plain-http key
+// locations off the loopback interface.
+func NewProvider(cfg ProviderConfig, allowInsecureHTTP bool) (*Provider, error) {
+	if cfg.Issuer == "" {
+		return nil, errors.New("issuer is required")
+	}
+	p := &Provider{
+		id:                providerIDs.Add(1),
+		issuer:            cfg.Issuer,
+		audiences:         slices.Clone(cfg.Audiences),
+		azpFallback:       cfg.AZPFallback,
+		skipAudienceCheck: cfg.SkipAudienceCheck,
+		leeway:            DefaultLeeway,
+		requiredClaims:    slices.Clone(cfg.RequiredClaims),
+		maxAge:            cfg.MaxAge,
+		maxTokenBytes:     cfg.MaxTokenBytes,
+	}
+	sources := 0
+	for _, s := range []bool{cfg.DiscoveryURL != "", cfg.JWKSURL != "", cfg.JWKS != nil} {
+		if s {
+			sources++
+		}
+	}
+	if sources != 1 {
+		return nil, errors.New("exactly one of discovery_url, jwks_url and jwks is required")
+	}
+	if cfg.JWKS != nil {
+		p.inline = cfg.JWKS
+	} else {
+		p.source = jwks.Source{Issuer: cfg.Issuer, DiscoveryURL: cfg.DiscoveryURL, JWKSURL: cfg.JWKSURL}
+		if err := p.source.Validate(allowInsecureHTTP); err != nil {
+			return nil, err
+		}
+	}
+	if len(p.audiences) == 0 && !p.skipAudienceCheck {
+		return nil, errors.New("audiences is required (or set skip_audience_check)")
+	}
+	algs := cfg.Algorithms
+	if len(algs) == 0 {
+		algs = DefaultAlgorithms
+	}
+	p.algorithms = make(map[string]struct{}, len(algs))
+	for _, a := range algs {
+		if !slices.Contains(DefaultAlgorithms, a) {
+			return nil, fmt.Errorf("algorithm %q is not supported (supported: %v)", a, DefaultAlgorithms)
+		}
+		p.algorithms[a] = struct{}{}
+	}
+	if cfg.Leeway != nil {
+		p.leeway = max(*cfg.Leeway, 0)
+		if p.leeway > MaxLeeway {
+			return nil, fmt.Errorf("leeway %s is larger than the maximum %s", p.leeway, MaxLeeway)
+		}
+	}
+	if p.maxAge < 0 {
+		return nil, errors.New("max age must not be negative")
+	}
+	if p.maxTokenBytes <= 0 {
+		p.maxTokenBytes = DefaultMaxTokenBytes
+	}
+	return p, nil
+}

@@ -1,0 +1,389 @@
+package jwtverify
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/lestrrat-go/jwx/v2/jwa"
+	"github.com/lestrrat-go/jwx/v2/jws"
+
+	"github.com/opa-sts/opa-sts/internal/jwks"
+)
+
+// maxCandidateKeys bounds how many keys are tried for a token without kid.
+const maxCandidateKeys = 8
+
+// Verified is a token whose signature and claims were checked. It is shared
+// between callers that present the same token and must not be modified.
+type Verified struct {
+	// Header and Claims are the decoded JOSE header and claims set. Numbers
+	// are json.Number.
+	Header map[string]any
+	Claims map[string]any
+
+	exp, nbf, iat  float64
+	hasNbf, hasIat bool
+	keyThumbprint  string
+	renderOnce     sync.Once
+	rendered       any
+	renderErr      error
+}
+
+// Render returns f(v), computing it only once per verified token. Callers
+// use it to keep a converted form (for example a Rego value) of a token that
+// is presented again.
+func (v *Verified) Render(f func(*Verified) (any, error)) (any, error) {
+	v.renderOnce.Do(func() { v.rendered, v.renderErr = f(v) })
+	return v.rendered, v.renderErr
+}
+
+// Verifier checks tokens. It is safe for concurrent use.
+type Verifier struct {
+	keys    *jwks.Cache
+	results *lru.Cache[resultKey, *Verified]
+}
+
+type resultKey struct {
+	token    [sha256.Size]byte
+	provider uint64
+}
+
+// NewVerifier returns a verifier that takes remote keys from keys and
+// remembers up to resultCacheSize verified tokens (0 disables that cache).
+func NewVerifier(keys *jwks.Cache, resultCacheSize int) *Verifier {
+	v := &Verifier{keys: keys}
+	if resultCacheSize > 0 {
+		v.results, _ = lru.New[resultKey, *Verified](resultCacheSize)
+	}
+	return v
+}
+
+// Verify checks token against p at time now. A token presented again is
+// answered from a cache of verified tokens, which re-checks the time claims
+// and that the signing key is still published.
+func (v *Verifier) Verify(ctx context.Context, token string, p *Provider, now time.Time) (*Verified, *Error) {
+	if len(token) > p.maxTokenBytes {
+		return nil, fail(CodeMalformed, "token is larger than %d bytes", p.maxTokenBytes)
+	}
+	var rk resultKey
+	if v.results != nil {
+		rk = resultKey{token: sha256.Sum256([]byte(token)), provider: p.id}
+		if hit, ok := v.results.Get(rk); ok {
+			if v.stillValid(ctx, hit, p, now) {
+				return hit, nil
+			}
+			v.results.Remove(rk)
+		}
+	}
+	res, err := v.verify(ctx, token, p, now)
+	if err != nil {
+		return nil, err
+	}
+	if v.results != nil {
+		v.results.Add(rk, res)
+	}
+	return res, nil
+}
+
+func (v *Verifier) stillValid(ctx context.Context, res *Verified, p *Provider, now time.Time) bool {
+	if checkTimes(res, p, now) != nil {
+		return false
+	}
+	if p.inline != nil {
+		return true
+	}
+	set, err := v.keys.KeySet(ctx, p.source)
+	return err == nil && set.HasThumbprint(res.keyThumbprint)
+}
+
+var errNotObject = errors.New("not a JSON object")
+
+func decodeSegment(seg string) (map[string]any, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, errNotObject
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after JSON object")
+	}
+	return m, nil
+}
+
+func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now time.Time) (*Verified, *Error) {
+	// Structure: exactly three base64url segments (five would be a JWE).
+	first := strings.IndexByte(token, '.')
+	last := strings.LastIndexByte(token, '.')
+	if first <= 0 || first == last {
+		return nil, fail(CodeMalformed, "token is not a compact JWS (header.payload.signature)")
+	}
+	if strings.Count(token, ".") != 2 {
+		return nil, fail(CodeMalformed, "encrypted (JWE) or otherwise unexpected token structure is not supported")
+	}
+	headerSeg, payloadSeg, sigSeg := token[:first], token[first+1:last], token[last+1:]
+
+	header, err := decodeSegment(headerSeg)
+	if err != nil {
+		return nil, fail(CodeMalformed, "token header is not base64url-encoded JSON object")
+	}
+	alg, e := checkHeader(header, p)
+	if e != nil {
+		return nil, e
+	}
+	claims, err := decodeSegment(payloadSeg)
+	if err != nil {
+		return nil, fail(CodeMalformed, "token claims are not a base64url-encoded JSON object")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(sigSeg)
+	if err != nil || len(sig) == 0 {
+		return nil, fail(CodeMalformed, "token signature is not base64url-encoded")
+	}
+
+	// The issuer is checked before any key is looked up, so a token naming
+	// another issuer never causes a fetch.
+	iss, ok := claims["iss"].(string)
+	if !ok {
+		return nil, fail(CodeWrongIssuer, "token has no issuer (iss)")
+	}
+	if iss != p.issuer {
+		return nil, fail(CodeWrongIssuer, "token issuer %q is not the expected issuer %q", clip(iss), p.issuer)
+	}
+
+	kid, _ := header["kid"].(string)
+	keys, e := v.candidates(ctx, p, kid, alg)
+	if e != nil {
+		return nil, e
+	}
+	key, e := verifySignature(alg, []byte(token[:last]), sig, keys)
+	if e != nil {
+		return nil, e
+	}
+
+	res := &Verified{Header: header, Claims: claims, keyThumbprint: key.Thumbprint}
+	if e := readTimes(res); e != nil {
+		return nil, e
+	}
+	if e := checkTimes(res, p, now); e != nil {
+		return nil, e
+	}
+	if e := checkAudience(claims, p); e != nil {
+		return nil, e
+	}
+	for _, c := range p.requiredClaims {
+		if val, ok := claims[c]; !ok || val == nil {
+			return nil, fail(CodeMissingClaim, "required claim %q is missing", clip(c))
+		}
+	}
+	return res, nil
+}
+
+// checkHeader validates the JOSE header and returns the algorithm.
+func checkHeader(h map[string]any, p *Provider) (string, *Error) {
+	alg, ok := h["alg"].(string)
+	if !ok || alg == "" {
+		return "", fail(CodeMalformed, "token header has no algorithm (alg)")
+	}
+	if strings.EqualFold(alg, "none") {
+		return "", fail(CodeUnsupportedAlgorithm, "unsigned tokens (alg none) are never accepted")
+	}
+	if _, ok := p.algorithms[alg]; !ok {
+		return "", fail(CodeUnsupportedAlgorithm, "algorithm %q is not allowed for this issuer", clip(alg))
+	}
+	if _, ok := h["crit"]; ok {
+		return "", fail(CodeMalformed, "token header has critical extensions (crit), which are not supported")
+	}
+	if _, ok := h["enc"]; ok {
+		return "", fail(CodeMalformed, "encrypted tokens (JWE) are not supported")
+	}
+	if _, ok := h["zip"]; ok {
+		return "", fail(CodeMalformed, "compressed tokens are not supported")
+	}
+	if kid, ok := h["kid"]; ok {
+		if _, isString := kid.(string); !isString {
+			return "", fail(CodeMalformed, "token header kid is not a string")
+		}
+	}
+	if cty, ok := h["cty"]; ok {
+		if s, _ := cty.(string); strings.EqualFold(s, "JWT") {
+			return "", fail(CodeMalformed, "nested tokens are not supported")
+		}
+	}
+	if typ, ok := h["typ"]; ok {
+		s, _ := typ.(string)
+		switch strings.ToLower(strings.TrimPrefix(strings.ToLower(s), "application/")) {
+		case "jwt", "at+jwt":
+		default:
+			return "", fail(CodeMalformed, "token type %q is not accepted (JWT or at+jwt)", clip(s))
+		}
+	}
+	return alg, nil
+}
+
+func (v *Verifier) candidates(ctx context.Context, p *Provider, kid, alg string) ([]*jwks.Key, *Error) {
+	var keys []*jwks.Key
+	if p.inline != nil {
+		keys = p.inline.Candidates(kid, alg)
+	} else {
+		var err error
+		keys, err = v.keys.Candidates(ctx, p.source, kid, alg)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fail(CodeIDPUnreachable, "gave up waiting for the key set of the issuer: %v", ctx.Err())
+			}
+			return nil, fail(CodeIDPUnreachable, "the key set of the issuer could not be obtained")
+		}
+	}
+	if len(keys) == 0 {
+		if kid != "" {
+			return nil, fail(CodeUnknownKey, "the issuer publishes no %s key with kid %q", alg, clip(kid))
+		}
+		return nil, fail(CodeUnknownKey, "the issuer publishes no %s key", alg)
+	}
+	return keys, nil
+}
+
+func verifySignature(alg string, signingInput, sig []byte, keys []*jwks.Key) (*jwks.Key, *Error) {
+	verifier, err := jws.NewVerifier(jwa.SignatureAlgorithm(alg))
+	if err != nil {
+		return nil, fail(CodeUnsupportedAlgorithm, "algorithm %q is not supported", clip(alg))
+	}
+	for i, k := range keys {
+		if i == maxCandidateKeys {
+			break
+		}
+		if verifier.Verify(signingInput, sig, k.Public) == nil {
+			return k, nil
+		}
+	}
+	return nil, fail(CodeBadSignature, "token signature does not verify")
+}
+
+func numericDate(claims map[string]any, name string) (float64, bool, *Error) {
+	raw, ok := claims[name]
+	if !ok || raw == nil {
+		return 0, false, nil
+	}
+	n, ok := raw.(json.Number)
+	if !ok {
+		return 0, false, fail(CodeMalformed, "claim %q is not a number", name)
+	}
+	f, err := n.Float64()
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, false, fail(CodeMalformed, "claim %q is not a valid number", name)
+	}
+	return f, true, nil
+}
+
+func readTimes(res *Verified) *Error {
+	exp, ok, e := numericDate(res.Claims, "exp")
+	if e != nil {
+		return e
+	}
+	if !ok {
+		return fail(CodeMissingClaim, "token has no expiry (exp)")
+	}
+	res.exp = exp
+	if res.nbf, res.hasNbf, e = numericDate(res.Claims, "nbf"); e != nil {
+		return e
+	}
+	if res.iat, res.hasIat, e = numericDate(res.Claims, "iat"); e != nil {
+		return e
+	}
+	return nil
+}
+
+func checkTimes(res *Verified, p *Provider, now time.Time) *Error {
+	t := float64(now.UnixNano()) / 1e9
+	leeway := p.leeway.Seconds()
+	// RFC 7519 4.1.4: the token must not be accepted on or after exp.
+	if t >= res.exp+leeway {
+		return fail(CodeExpired, "token expired at %s", unixString(res.exp))
+	}
+	if res.hasNbf && res.nbf > t+leeway {
+		return fail(CodeNotYetValid, "token is not valid before %s", unixString(res.nbf))
+	}
+	if res.hasIat && res.iat > t+leeway {
+		return fail(CodeNotYetValid, "token was issued in the future (%s)", unixString(res.iat))
+	}
+	if p.maxAge > 0 {
+		if !res.hasIat {
+			return fail(CodeMissingClaim, "token has no issue time (iat), which max_age requires")
+		}
+		if t > res.iat+p.maxAge.Seconds()+leeway {
+			return fail(CodeExpired, "token was issued at %s, more than %s ago", unixString(res.iat), p.maxAge)
+		}
+	}
+	return nil
+}
+
+func checkAudience(claims map[string]any, p *Provider) *Error {
+	if p.skipAudienceCheck {
+		return nil
+	}
+	switch aud := claims["aud"].(type) {
+	case string:
+		if containsString(p.audiences, aud) {
+			return nil
+		}
+	case []any:
+		for _, a := range aud {
+			if s, ok := a.(string); ok && containsString(p.audiences, s) {
+				return nil
+			}
+		}
+	}
+	if p.azpFallback {
+		if azp, ok := claims["azp"].(string); ok && containsString(p.audiences, azp) {
+			return nil
+		}
+	}
+	return fail(CodeWrongAudience, "token audience is not one of the accepted audiences")
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func unixString(secs float64) string {
+	if secs > 253402300799 || secs < -62135596800 { // outside years 0001..9999
+		return "an out-of-range time"
+	}
+	return time.Unix(int64(secs), 0).UTC().Format(time.RFC3339)
+}
+
+// clip shortens values taken from an untrusted token before they are put
+// into a message.
+func clip(s string) string {
+	const n = 100
+	if len(s) > n {
+		s = s[:n] + "..."
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
+}
