@@ -19,16 +19,16 @@ type state struct {
 	providers *providerCache
 }
 
-func newState() *state {
+func newState(verifiedTokens int) *state {
 	keys := jwks.New(jwks.Config{})
 	return &state{
 		keys:      keys,
-		verifier:  jwtverify.NewVerifier(keys, verifiedTokenCacheSize),
+		verifier:  jwtverify.NewVerifier(keys, verifiedTokens),
 		providers: newProviderCache(1024),
 	}
 }
 
-var shared = newState()
+var shared = newState(verifiedTokenCacheSize)
 
 // JWKSCache returns the process-wide key set cache used by sts.verify_token,
 // for plugins that export its metrics.

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
+	goruntime "runtime"
 
 	"github.com/open-policy-agent/opa/cmd"
+	"github.com/open-policy-agent/opa/v1/runtime"
 	"github.com/open-policy-agent/opa/v1/version"
 
 	_ "github.com/opa-sts/opa-sts/builtins" // registers the sts.* built-ins
+	"github.com/opa-sts/opa-sts/plugin/stsbuiltins"
 )
 
 // stsVersion is overridden at build time with
@@ -28,7 +30,10 @@ func run() int {
 	// /v1/status and the User-Agent all say which build this is. The OPA
 	// version stays first so that tools comparing OPA versions keep working.
 	version.Version = fmt.Sprintf("%s-sts.%s", version.Version, stsVersion)
-	cmd.UserAgent(fmt.Sprintf("opa-sts/%s (%s, %s)", stsVersion, runtime.GOOS, runtime.GOARCH))
+	cmd.UserAgent(fmt.Sprintf("opa-sts/%s (%s, %s)", stsVersion, goruntime.GOOS, goruntime.GOARCH))
+
+	runtime.RegisterPlugin(stsbuiltins.Name, stsbuiltins.Factory{})
+	runtime.RegisterHook(stsbuiltins.EnableHook{})
 
 	root := cmd.Command(nil, "opa-sts")
 	root.Use = "opa-sts"

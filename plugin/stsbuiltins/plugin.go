@@ -1,0 +1,98 @@
+// Package stsbuiltins connects the process-wide state of the sts.* built-ins
+// to a running OPA server: it exports the JWKS cache's counters through the
+// plugin manager's Prometheus registry (served on /metrics) and reports a
+// plugin status for /health?plugins.
+//
+// The plugin needs no configuration: EnableHook turns it on in every
+// server, so metrics exist whether or not the STS listener is configured.
+package stsbuiltins
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/open-policy-agent/opa/v1/config"
+	"github.com/open-policy-agent/opa/v1/plugins"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opa-sts/opa-sts/builtins"
+	"github.com/opa-sts/opa-sts/internal/jwks"
+)
+
+// Name is the plugin's name under "plugins" in OPA's configuration.
+const Name = "sts_builtins"
+
+// Factory creates the plugin. Register it with runtime.RegisterPlugin(Name, Factory{}).
+type Factory struct{}
+
+// Validate accepts an empty configuration only.
+func (Factory) Validate(_ *plugins.Manager, raw []byte) (any, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return struct{}{}, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("plugins.%s: %w", Name, err)
+	}
+	for k := range m {
+		return nil, fmt.Errorf("plugins.%s: unknown setting %q (this plugin takes no settings)", Name, k)
+	}
+	return struct{}{}, nil
+}
+
+// New returns the plugin.
+func (Factory) New(m *plugins.Manager, _ any) plugins.Plugin {
+	return &Plugin{manager: m, collector: jwks.NewCollector(builtins.JWKSCache())}
+}
+
+// Plugin registers the built-ins' metrics while it runs.
+type Plugin struct {
+	manager   *plugins.Manager
+	collector prometheus.Collector
+}
+
+// Start registers the metrics. Registering again after a reload is not an
+// error: the collector reads the same process-wide counters.
+func (p *Plugin) Start(context.Context) error {
+	if reg := p.manager.PrometheusRegister(); reg != nil {
+		if err := reg.Register(p.collector); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: err.Error()})
+				return fmt.Errorf("%s: register metrics: %w", Name, err)
+			}
+		}
+	}
+	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
+	return nil
+}
+
+// Stop unregisters the metrics.
+func (p *Plugin) Stop(context.Context) {
+	if reg := p.manager.PrometheusRegister(); reg != nil {
+		reg.Unregister(p.collector)
+	}
+	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
+}
+
+// Reconfigure has nothing to change.
+func (p *Plugin) Reconfigure(context.Context, any) {}
+
+// EnableHook is an OPA ConfigHook that switches the plugin on when the
+// configuration does not mention it. Register it with runtime.RegisterHook.
+type EnableHook struct{}
+
+// OnConfig adds an empty plugins.sts_builtins section when there is none.
+func (EnableHook) OnConfig(_ context.Context, c *config.Config) (*config.Config, error) {
+	if c.Plugins == nil {
+		c.Plugins = map[string]json.RawMessage{}
+	}
+	if _, ok := c.Plugins[Name]; !ok {
+		c.Plugins[Name] = json.RawMessage(`{}`)
+	}
+	return c, nil
+}
