@@ -64,7 +64,9 @@ type Config struct {
 	// DefaultTTL applies when the IdP announces no lifetime (default 15 minutes).
 	DefaultTTL time.Duration
 	// RefetchInterval is the least time between two fetches of one source
-	// caused by tokens with an unknown kid (default 15 seconds).
+	// caused by tokens with an unknown kid (default 5 seconds). The first
+	// unknown kid after a quiet interval refetches at once, so a rotation
+	// at the IdP is picked up by the first token signed with the new key.
 	RefetchInterval time.Duration
 	// NegativeTTL is how long a failed fetch is remembered before the next
 	// attempt (default 5 seconds).
@@ -90,7 +92,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MinTTL, time.Minute)
 	def(&c.MaxTTL, 24*time.Hour)
 	def(&c.DefaultTTL, 15*time.Minute)
-	def(&c.RefetchInterval, 15*time.Second)
+	def(&c.RefetchInterval, 5*time.Second)
 	def(&c.NegativeTTL, 5*time.Second)
 	def(&c.MaxStale, 24*time.Hour)
 	if c.MaxTTL < c.MinTTL {
@@ -118,6 +120,7 @@ type entry struct {
 	expiresAt   time.Time // when set should be refreshed
 	jwksURL     string    // resolved from discovery
 	lastAttempt time.Time // last fetch attempt, successful or not
+	lastKIDHunt time.Time // last refetch caused by an unknown kid
 	lastErr     error     // error of the last attempt, nil on success
 }
 
@@ -208,7 +211,10 @@ func (c *Cache) Candidates(ctx context.Context, src Source, kid, alg string) ([]
 	// Unknown kid: the IdP may have rotated its keys.
 	now := c.cfg.Now()
 	e.mu.Lock()
-	mayRefetch := now.Sub(e.lastAttempt) >= c.cfg.RefetchInterval
+	mayRefetch := now.Sub(e.lastKIDHunt) >= c.cfg.RefetchInterval
+	if mayRefetch {
+		e.lastKIDHunt = now
+	}
 	e.mu.Unlock()
 	if !mayRefetch {
 		c.stats.refetchSuppressed.Add(1)

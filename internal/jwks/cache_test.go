@@ -158,7 +158,6 @@ func TestUnknownKIDRefetchIsRateLimited(t *testing.T) {
 	c := jwks.New(jwks.Config{Now: clock.Now, RefetchInterval: 15 * time.Second})
 	src := jwks.Source{Issuer: "https://idp.example", JWKSURL: srv.URL + "/keys"}
 	mustFind(t, c, src, "k1", "ES256")
-	clock.Advance(20 * time.Second)
 
 	// A flood of random kids causes at most one refetch per interval.
 	for i := range 1000 {
@@ -176,16 +175,28 @@ func TestUnknownKIDRefetchIsRateLimited(t *testing.T) {
 	}
 
 	// The IdP rotates: once the interval has passed, the new kid is found.
+	clock.Advance(5 * time.Second)
 	k2 := testkeys.New(t, "ES256", "k2")
 	srv.set(func(s *keyServer) { s.doc = testkeys.JWKS(k2.PublicJWK(t, true), k1.PublicJWK(t, true)) })
 	if keys, _ := c.Candidates(context.Background(), src, "k2", "ES256"); len(keys) != 0 {
 		t.Fatal("new kid found before the refetch interval passed")
 	}
-	clock.Advance(16 * time.Second)
+	clock.Advance(11 * time.Second)
 	mustFind(t, c, src, "k2", "ES256")
 	if n := srv.jwksFetches.Load(); n != 3 {
 		t.Fatalf("want 3 fetches, got %d", n)
 	}
+}
+
+func TestRotationRightAfterAFetchIsPickedUp(t *testing.T) {
+	k1 := testkeys.New(t, "ES256", "k1")
+	srv := newKeyServer(t, testkeys.JWKS(k1.PublicJWK(t, true)))
+	c := jwks.New(jwks.Config{Now: newClock().Now})
+	src := jwks.Source{Issuer: "https://idp.example", JWKSURL: srv.URL + "/keys"}
+	mustFind(t, c, src, "k1", "ES256")
+	k2 := testkeys.New(t, "ES256", "k2")
+	srv.set(func(s *keyServer) { s.doc = testkeys.JWKS(k2.PublicJWK(t, true), k1.PublicJWK(t, true)) })
+	mustFind(t, c, src, "k2", "ES256") // same instant as the first fetch
 }
 
 func TestServeStaleWhileIdPDown(t *testing.T) {

@@ -1,0 +1,165 @@
+// Package opasts starts the opa-sts binary for end-to-end tests: the binary
+// is built once per test run (make build) and named by OPA_STS_BIN.
+package opasts
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Binary returns the path of the opa-sts binary under test.
+func Binary(t testing.TB) string {
+	t.Helper()
+	bin := os.Getenv("OPA_STS_BIN")
+	if bin == "" {
+		t.Fatal("OPA_STS_BIN is not set: run the tests with `make test` (it builds bin/opa-sts once and exports it)")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("OPA_STS_BIN=%s: %v (run `make build`)", bin, err)
+	}
+	return bin
+}
+
+// Result is the outcome of one CLI invocation.
+type Result struct {
+	Stdout, Stderr string
+	Exit           int
+}
+
+// Run runs `opa-sts args...` to completion (bounded to two minutes).
+func Run(t testing.TB, dir string, args ...string) Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Binary(t), args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	res := Result{Stdout: stdout.String(), Stderr: stderr.String()}
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		res.Exit = exitErr.ExitCode()
+	default:
+		t.Fatalf("run opa-sts %v: %v", args, err)
+	}
+	return res
+}
+
+// Server is a running `opa-sts run --server`.
+type Server struct {
+	// URL is the OPA REST API base URL.
+	URL  string
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	done chan struct{}
+}
+
+// Start runs `opa-sts run --server --addr <free loopback port> args...` in
+// dir and waits until /health answers. The process is stopped at cleanup,
+// and its log is printed if the test failed.
+func Start(t testing.TB, dir string, args ...string) *Server {
+	t.Helper()
+	port := FreePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	full := append([]string{"run", "--server", "--addr", addr, "--log-level", "info"}, args...)
+	cmd := exec.Command(Binary(t), full...)
+	cmd.Dir = dir
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start opa-sts: %v", err)
+	}
+	s := &Server{URL: "http://" + addr, cmd: cmd, logs: logs, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("opa-sts log:\n%s", logs.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-s.done:
+			t.Fatalf("opa-sts exited during start-up:\n%s", logs.String())
+		default:
+		}
+		resp, err := http.Get(s.URL + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("opa-sts not healthy after 30s:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Logs returns everything the server printed so far.
+func (s *Server) Logs() string { return s.logs.String() }
+
+// Stop ends the server (SIGTERM, then SIGKILL after 10 s). Idempotent.
+func (s *Server) Stop() {
+	if s.cmd.Process == nil {
+		return
+	}
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// FreePort returns a free TCP port on 127.0.0.1.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// String describes the server for test messages.
+func (s *Server) String() string { return fmt.Sprintf("opa-sts at %s", s.URL) }
