@@ -35,7 +35,9 @@ func (c *providerCache) get(v ast.Value, allowInsecureHTTP bool) (*jwtverify.Pro
 	h := v.Hash()
 	bucket, _ := c.entries.Get(h)
 	for _, e := range bucket {
-		if e.value.Compare(v) == 0 {
+		// The same object (as a store returns on every read) matches
+		// without a deep comparison.
+		if same(e.value, v) || e.value.Compare(v) == 0 {
 			return e.provider, e.err
 		}
 	}
@@ -47,6 +49,12 @@ func (c *providerCache) get(v ast.Value, allowInsecureHTTP bool) (*jwtverify.Pro
 	}
 	c.entries.Add(h, next)
 	return p, err
+}
+
+func same(a, b ast.Value) bool {
+	ao, ok1 := a.(ast.Object)
+	bo, ok2 := b.(ast.Object)
+	return ok1 && ok2 && ao == bo
 }
 
 // parseProvider turns the provider object of sts.verify_token into a

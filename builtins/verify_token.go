@@ -78,18 +78,10 @@ func (s *state) verifyToken(bctx rego.BuiltinContext, tokenTerm, providerTerm *a
 }
 
 func renderVerified(v *jwtverify.Verified) (any, error) {
-	header, err := ast.InterfaceToValue(v.Header)
-	if err != nil {
-		return nil, err
-	}
-	claims, err := ast.InterfaceToValue(v.Claims)
-	if err != nil {
-		return nil, err
-	}
 	return ast.ObjectTerm(
 		ast.Item(keyValid, validTrue),
-		ast.Item(keyHeader, ast.NewTerm(header)),
-		ast.Item(keyClaims, ast.NewTerm(claims)),
+		ast.Item(keyHeader, ast.NewTerm(v.Header)),
+		ast.Item(keyClaims, ast.NewTerm(v.Claims)),
 	), nil
 }
 

@@ -1,13 +1,11 @@
 package jwtverify
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
-	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -15,7 +13,9 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/lestrrat-go/jwx/v2/jwa"
 	"github.com/lestrrat-go/jwx/v2/jws"
+	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/opa-sts/opa-sts/internal/jsonast"
 	"github.com/opa-sts/opa-sts/internal/jwks"
 )
 
@@ -25,10 +25,9 @@ const maxCandidateKeys = 8
 // Verified is a token whose signature and claims were checked. It is shared
 // between callers that present the same token and must not be modified.
 type Verified struct {
-	// Header and Claims are the decoded JOSE header and claims set. Numbers
-	// are json.Number.
-	Header map[string]any
-	Claims map[string]any
+	// Header and Claims are the decoded JOSE header and claims set.
+	Header ast.Object
+	Claims ast.Object
 
 	exp, nbf, iat  float64
 	hasNbf, hasIat bool
@@ -105,26 +104,39 @@ func (v *Verifier) stillValid(ctx context.Context, res *Verified, p *Provider, n
 	return err == nil && set.HasThumbprint(res.keyThumbprint)
 }
 
-var errNotObject = errors.New("not a JSON object")
-
-func decodeSegment(seg string) (map[string]any, error) {
+func decodeSegment(seg string) (ast.Object, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(seg)
 	if err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, err
+	return jsonast.DecodeObject(raw)
+}
+
+// Interned member names.
+var (
+	nameAlg  = ast.StringTerm("alg")
+	nameKid  = ast.StringTerm("kid")
+	nameTyp  = ast.StringTerm("typ")
+	nameCty  = ast.StringTerm("cty")
+	nameCrit = ast.StringTerm("crit")
+	nameEnc  = ast.StringTerm("enc")
+	nameZip  = ast.StringTerm("zip")
+	nameIss  = ast.StringTerm("iss")
+	nameAud  = ast.StringTerm("aud")
+	nameAzp  = ast.StringTerm("azp")
+	nameExp  = ast.StringTerm("exp")
+	nameNbf  = ast.StringTerm("nbf")
+	nameIat  = ast.StringTerm("iat")
+)
+
+// str returns the string member name of obj, if it is a string.
+func str(obj ast.Object, name *ast.Term) (string, bool) {
+	t := obj.Get(name)
+	if t == nil {
+		return "", false
 	}
-	if m == nil {
-		return nil, errNotObject
-	}
-	if dec.More() {
-		return nil, errors.New("trailing data after JSON object")
-	}
-	return m, nil
+	s, ok := t.Value.(ast.String)
+	return string(s), ok
 }
 
 func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now time.Time) (*Verified, *Error) {
@@ -158,7 +170,7 @@ func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now ti
 
 	// The issuer is checked before any key is looked up, so a token naming
 	// another issuer never causes a fetch.
-	iss, ok := claims["iss"].(string)
+	iss, ok := str(claims, nameIss)
 	if !ok {
 		return nil, fail(CodeWrongIssuer, "token has no issuer (iss)")
 	}
@@ -166,7 +178,7 @@ func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now ti
 		return nil, fail(CodeWrongIssuer, "token issuer %q is not the expected issuer %q", clip(iss), p.issuer)
 	}
 
-	kid, _ := header["kid"].(string)
+	kid, _ := str(header, nameKid)
 	keys, e := v.candidates(ctx, p, kid, alg)
 	if e != nil {
 		return nil, e
@@ -187,7 +199,7 @@ func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now ti
 		return nil, e
 	}
 	for _, c := range p.requiredClaims {
-		if val, ok := claims[c]; !ok || val == nil {
+		if val := claims.Get(ast.StringTerm(c)); val == nil || ast.NullTerm().Equal(val) {
 			return nil, fail(CodeMissingClaim, "required claim %q is missing", clip(c))
 		}
 	}
@@ -195,8 +207,8 @@ func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now ti
 }
 
 // checkHeader validates the JOSE header and returns the algorithm.
-func checkHeader(h map[string]any, p *Provider) (string, *Error) {
-	alg, ok := h["alg"].(string)
+func checkHeader(h ast.Object, p *Provider) (string, *Error) {
+	alg, ok := str(h, nameAlg)
 	if !ok || alg == "" {
 		return "", fail(CodeMalformed, "token header has no algorithm (alg)")
 	}
@@ -206,27 +218,25 @@ func checkHeader(h map[string]any, p *Provider) (string, *Error) {
 	if _, ok := p.algorithms[alg]; !ok {
 		return "", fail(CodeUnsupportedAlgorithm, "algorithm %q is not allowed for this issuer", clip(alg))
 	}
-	if _, ok := h["crit"]; ok {
+	if h.Get(nameCrit) != nil {
 		return "", fail(CodeMalformed, "token header has critical extensions (crit), which are not supported")
 	}
-	if _, ok := h["enc"]; ok {
+	if h.Get(nameEnc) != nil {
 		return "", fail(CodeMalformed, "encrypted tokens (JWE) are not supported")
 	}
-	if _, ok := h["zip"]; ok {
+	if h.Get(nameZip) != nil {
 		return "", fail(CodeMalformed, "compressed tokens are not supported")
 	}
-	if kid, ok := h["kid"]; ok {
-		if _, isString := kid.(string); !isString {
+	if h.Get(nameKid) != nil {
+		if _, isString := str(h, nameKid); !isString {
 			return "", fail(CodeMalformed, "token header kid is not a string")
 		}
 	}
-	if cty, ok := h["cty"]; ok {
-		if s, _ := cty.(string); strings.EqualFold(s, "JWT") {
-			return "", fail(CodeMalformed, "nested tokens are not supported")
-		}
+	if cty, _ := str(h, nameCty); strings.EqualFold(cty, "JWT") {
+		return "", fail(CodeMalformed, "nested tokens are not supported")
 	}
-	if typ, ok := h["typ"]; ok {
-		s, _ := typ.(string)
+	if h.Get(nameTyp) != nil {
+		s, _ := str(h, nameTyp)
 		switch strings.ToLower(strings.TrimPrefix(strings.ToLower(s), "application/")) {
 		case "jwt", "at+jwt":
 		default:
@@ -275,24 +285,27 @@ func verifySignature(alg string, signingInput, sig []byte, keys []*jwks.Key) (*j
 	return nil, fail(CodeBadSignature, "token signature does not verify")
 }
 
-func numericDate(claims map[string]any, name string) (float64, bool, *Error) {
-	raw, ok := claims[name]
-	if !ok || raw == nil {
+func numericDate(claims ast.Object, name *ast.Term) (float64, bool, *Error) {
+	raw := claims.Get(name)
+	if raw == nil {
 		return 0, false, nil
 	}
-	n, ok := raw.(json.Number)
-	if !ok {
-		return 0, false, fail(CodeMalformed, "claim %q is not a number", name)
+	if _, isNull := raw.Value.(ast.Null); isNull {
+		return 0, false, nil
 	}
-	f, err := n.Float64()
+	n, ok := raw.Value.(ast.Number)
+	if !ok {
+		return 0, false, fail(CodeMalformed, "claim %v is not a number", name)
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, false, fail(CodeMalformed, "claim %q is not a valid number", name)
+		return 0, false, fail(CodeMalformed, "claim %v is not a valid number", name)
 	}
 	return f, true, nil
 }
 
 func readTimes(res *Verified) *Error {
-	exp, ok, e := numericDate(res.Claims, "exp")
+	exp, ok, e := numericDate(res.Claims, nameExp)
 	if e != nil {
 		return e
 	}
@@ -300,10 +313,10 @@ func readTimes(res *Verified) *Error {
 		return fail(CodeMissingClaim, "token has no expiry (exp)")
 	}
 	res.exp = exp
-	if res.nbf, res.hasNbf, e = numericDate(res.Claims, "nbf"); e != nil {
+	if res.nbf, res.hasNbf, e = numericDate(res.Claims, nameNbf); e != nil {
 		return e
 	}
-	if res.iat, res.hasIat, e = numericDate(res.Claims, "iat"); e != nil {
+	if res.iat, res.hasIat, e = numericDate(res.Claims, nameIat); e != nil {
 		return e
 	}
 	return nil
@@ -333,24 +346,26 @@ func checkTimes(res *Verified, p *Provider, now time.Time) *Error {
 	return nil
 }
 
-func checkAudience(claims map[string]any, p *Provider) *Error {
+func checkAudience(claims ast.Object, p *Provider) *Error {
 	if p.skipAudienceCheck {
 		return nil
 	}
-	switch aud := claims["aud"].(type) {
-	case string:
-		if containsString(p.audiences, aud) {
-			return nil
-		}
-	case []any:
-		for _, a := range aud {
-			if s, ok := a.(string); ok && containsString(p.audiences, s) {
+	if aud := claims.Get(nameAud); aud != nil {
+		switch aud := aud.Value.(type) {
+		case ast.String:
+			if containsString(p.audiences, string(aud)) {
 				return nil
+			}
+		case *ast.Array:
+			for i := range aud.Len() {
+				if s, ok := aud.Elem(i).Value.(ast.String); ok && containsString(p.audiences, string(s)) {
+					return nil
+				}
 			}
 		}
 	}
 	if p.azpFallback {
-		if azp, ok := claims["azp"].(string); ok && containsString(p.audiences, azp) {
+		if azp, ok := str(claims, nameAzp); ok && containsString(p.audiences, azp) {
 			return nil
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/opa-sts/opa-sts/internal/jwks"
 	"github.com/opa-sts/opa-sts/internal/jwtverify"
@@ -80,7 +81,7 @@ func expectCode(t *testing.T, f *fixture, p *jwtverify.Provider, token string, w
 		if err != nil {
 			t.Fatalf("want valid, got %v", err)
 		}
-		if res.Claims["iss"] != issuer {
+		if res.Claims.Get(ast.StringTerm("iss")).Value.Compare(ast.String(issuer)) != 0 {
 			t.Fatalf("claims not returned: %v", res.Claims)
 		}
 		return
@@ -340,6 +341,9 @@ func TestMalformedInput(t *testing.T) {
 		"no alg":           enc([]byte(`{"kid":"key-1"}`)) + "." + parts[1] + "." + parts[2],
 		"alg number":       enc([]byte(`{"alg":256}`)) + "." + parts[1] + "." + parts[2],
 		"kid number":       enc([]byte(`{"alg":"ES256","kid":1}`)) + "." + parts[1] + "." + parts[2],
+		"duplicate alg":    enc([]byte(`{"alg":"ES256","kid":"key-1","alg":"none"}`)) + "." + parts[1] + "." + parts[2],
+		"duplicate claim":  parts[0] + "." + enc([]byte(`{"iss":"x","iss":"`+issuer+`"}`)) + "." + parts[2],
+		"deep nesting":     parts[0] + "." + enc([]byte(`{"a":`+strings.Repeat("[", 100)+strings.Repeat("]", 100)+`}`)) + "." + parts[2],
 		"claims not json":  parts[0] + "." + enc([]byte("{")) + "." + parts[2],
 		"claims array":     parts[0] + "." + enc([]byte(`[1]`)) + "." + parts[2],
 		"claims string":    parts[0] + "." + enc([]byte(`"x"`)) + "." + parts[2],
@@ -354,6 +358,7 @@ func TestMalformedInput(t *testing.T) {
 			if err == nil {
 				t.Fatalf("accepted: %v", res.Claims)
 			}
+			_ = res
 			if err.Code != jwtverify.CodeMalformed && err.Code != jwtverify.CodeUnsupportedAlgorithm {
 				t.Fatalf("want malformed, got %s: %s", err.Code, err.Message)
 			}
