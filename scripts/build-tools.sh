@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds/installs the third-party tools used by integration tests.
+#
+# Idempotent: every tool is skipped when its output is already present, so CI
+# can cache ${OPA_STS_TOOLS} (default ~/.cache/opa-sts/tools) between runs.
+#
+#   bash scripts/build-tools.sh            # all tools
+#   bash scripts/build-tools.sh hydra      # only some of them
+#
+# Requirements: Go (version from test/tools/*/go.mod), a C compiler (hydra uses
+# cgo sqlite; on Debian: apt-get install gcc libc6-dev — installed automatically
+# when running as root or with password-less sudo), Node.js >= 20 with npm.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="${OPA_STS_TOOLS:-$HOME/.cache/opa-sts/tools}"
+BIN="$TOOLS/bin"
+
+HYDRA_VERSION="v2.3.0"
+OIDC_PROVIDER_DIR="$ROOT/test/idp/oidc-provider"
+
+log() { printf '[build-tools] %s\n' "$*" >&2; }
+die() { printf '[build-tools] ERROR: %s\n' "$*" >&2; exit 1; }
+
+need_cmd() {
+  command -v "$1" >/dev/null 2>&1 || die "'$1' not found on PATH${2:+ ($2)}"
+}
+
+# ensure_cc makes sure cgo has a C compiler (fresh Debian images have none).
+ensure_cc() {
+  local cc="${CC:-}"
+  if [[ -n "$cc" ]] && command -v "$cc" >/dev/null 2>&1; then return 0; fi
+  if command -v gcc >/dev/null 2>&1 || command -v cc >/dev/null 2>&1; then return 0; fi
+  local sudo=""
+  if [[ "$(id -u)" != 0 ]]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      die "no C compiler (needed for hydra's cgo sqlite). Install one: apt-get install -y gcc libc6-dev"
+    fi
+  fi
+  command -v apt-get >/dev/null 2>&1 || die "no C compiler and no apt-get: install gcc and retry"
+  log "installing gcc (cgo) with apt-get"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
+}
+
+# build_hydra: ory/hydra from the pinned tool module test/tools/hydra (go.mod has
+# the replace directive hydra needs; `go install pkg@version` cannot be used).
+build_hydra() {
+  local out="$BIN/hydra-$HYDRA_VERSION"
+  if [[ -x "$out" ]]; then
+    log "hydra $HYDRA_VERSION: cached at $out"
+    return 0
+  fi
+  need_cmd go "install Go"
+  local mod="$ROOT/test/tools/hydra"
+  grep -q "github.com/ory/hydra/v2 $HYDRA_VERSION" "$mod/go.mod" ||
+    die "test/tools/hydra/go.mod does not pin ory/hydra $HYDRA_VERSION"
+  ensure_cc
+  mkdir -p "$BIN"
+  log "hydra $HYDRA_VERSION: building (~1.5-2 min cold)..."
+  local start=$SECONDS tmp="$out.tmp.$$" errlog="$out.log.$$"
+  trap 'rm -f "$tmp" "$errlog"' EXIT
+  # stderr goes to a file: a cold build prints ~200 "go: downloading" lines.
+  if ! (
+    cd "$mod"
+    GOWORK=off CGO_ENABLED=1 go build -mod=readonly -tags sqlite -trimpath \
+      -ldflags "-s -w -X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION" \
+      -o "$tmp" github.com/ory/hydra/v2
+  ) 2>"$errlog"; then
+    grep -v '^go: downloading ' "$errlog" >&2 || true
+    die "hydra build failed"
+  fi
+  grep -v '^go: downloading ' "$errlog" >&2 || true
+  mv -f "$tmp" "$out"
+  rm -f "$errlog"
+  trap - EXIT
+  log "hydra $HYDRA_VERSION: built $out in $((SECONDS - start))s"
+}
+
+# install_oidc_provider: npm dependencies of the node oidc-provider test server,
+# from the committed package-lock.json.
+install_oidc_provider() {
+  local dir="$OIDC_PROVIDER_DIR"
+  need_cmd node "install Node.js >= 20"
+  need_cmd npm "install npm"
+  local major
+  major="$(node -p 'process.versions.node.split(".")[0]')"
+  (( major >= 20 )) || die "Node.js >= 20 required, found $(node --version)"
+  if [[ -d "$dir/node_modules" && ! "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
+    log "oidc-provider: node_modules up to date"
+    return 0
+  fi
+  log "oidc-provider: npm ci in ${dir#"$ROOT"/}"
+  local start=$SECONDS
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  touch "$dir/node_modules"
+  log "oidc-provider: installed in $((SECONDS - start))s"
+}
+
+ALL_TOOLS=(hydra oidc-provider)
+
+run_tool() {
+  case "$1" in
+    hydra) build_hydra ;;
+    oidc-provider) install_oidc_provider ;;
+    *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
+  esac
+}
+
+main() {
+  local tools=("$@")
+  (( ${#tools[@]} )) || tools=("${ALL_TOOLS[@]}")
+  local t
+  for t in "${tools[@]}"; do run_tool "$t"; done
+  log "done (tools dir: $TOOLS)"
+}
+
+main "$@"
