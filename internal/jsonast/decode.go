@@ -22,6 +22,10 @@ import (
 // MaxDepth bounds the nesting of arrays and objects.
 const MaxDepth = 64
 
+// smallObject is the member count up to which duplicate names are found by
+// a linear scan.
+const smallObject = 16
+
 // ErrDuplicateKey is returned for an object with a repeated member name.
 var ErrDuplicateKey = errors.New("duplicate object member name")
 
@@ -120,8 +124,8 @@ func (p *parser) object(depth int) (ast.Value, error) {
 		return nil, p.fail("nesting too deep")
 	}
 	p.pos++ // {
-	var items [][2]*ast.Term
-	seen := make(map[string]struct{}, 8)
+	items := make([][2]*ast.Term, 0, 8)
+	var names map[string]struct{} // duplicate detection beyond smallObject members
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
@@ -136,10 +140,26 @@ func (p *parser) object(depth int) (ast.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := seen[key]; dup {
-			return nil, fmt.Errorf("%w %q", ErrDuplicateKey, clip(key))
+		// ast.NewObject assumes unique keys, so duplicates are caught here:
+		// a linear scan for small objects, a set for large ones.
+		if len(items) < smallObject {
+			for _, it := range items {
+				if string(it[0].Value.(ast.String)) == key {
+					return nil, ErrDuplicateKey
+				}
+			}
+		} else {
+			if names == nil {
+				names = make(map[string]struct{}, 2*smallObject)
+				for _, it := range items {
+					names[string(it[0].Value.(ast.String))] = struct{}{}
+				}
+			}
+			if _, dup := names[key]; dup {
+				return nil, ErrDuplicateKey
+			}
+			names[key] = struct{}{}
 		}
-		seen[key] = struct{}{}
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
 			return nil, p.fail("expected ':'")
@@ -150,7 +170,7 @@ func (p *parser) object(depth int) (ast.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, [2]*ast.Term{ast.StringTerm(key), ast.NewTerm(v)})
+		items = append(items, [2]*ast.Term{nameTerm(key), ast.NewTerm(v)})
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.fail("unexpected end of input in object")
@@ -165,6 +185,29 @@ func (p *parser) object(depth int) (ast.Value, error) {
 			return nil, p.fail("expected ',' or '}'")
 		}
 	}
+}
+
+// commonNames are member names of JOSE headers and JWT claims sets; their
+// terms are shared (terms are immutable) instead of allocated per token.
+var commonNames = func() map[string]*ast.Term {
+	m := map[string]*ast.Term{}
+	for _, n := range []string{
+		"alg", "kid", "typ", "cty", "crit", "jku", "x5t", "x5c", "jwk",
+		"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "azp", "scope", "scp", "client_id", "clientId",
+		"auth_time", "acr", "amr", "sid", "nonce", "at_hash", "email", "email_verified", "name",
+		"preferred_username", "given_name", "family_name", "groups", "roles", "realm_access",
+		"resource_access", "allowed-origins", "session_state", "ext", "tenant", "tid", "oid",
+	} {
+		m[n] = ast.StringTerm(n)
+	}
+	return m
+}()
+
+func nameTerm(name string) *ast.Term {
+	if t, ok := commonNames[name]; ok {
+		return t
+	}
+	return ast.StringTerm(name)
 }
 
 func (p *parser) array(depth int) (ast.Value, error) {
@@ -346,11 +389,4 @@ func (p *parser) hex4() (rune, bool) {
 	}
 	p.pos += 4
 	return rune(n), true
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -62,6 +63,23 @@ func TestDuplicateKeyError(t *testing.T) {
 	_, err := Decode([]byte(`{"alg":"RS256","alg":"none"}`))
 	if !errors.Is(err, ErrDuplicateKey) {
 		t.Fatalf("want ErrDuplicateKey, got %v", err)
+	}
+}
+
+func TestDuplicateKeysInLargeObjects(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range 100 {
+		fmt.Fprintf(&b, "%q:%d,", fmt.Sprintf("k%d", i), i)
+	}
+	b.WriteString(`"k50":0}`)
+	if _, err := Decode([]byte(b.String())); !errors.Is(err, ErrDuplicateKey) {
+		t.Fatalf("want ErrDuplicateKey, got %v", err)
+	}
+	ok := strings.Replace(b.String(), `"k50":0}`, `"k100":0}`, 1)
+	v, err := Decode([]byte(ok))
+	if err != nil || v.(ast.Object).Len() != 101 {
+		t.Fatalf("101 distinct keys: %v", err)
 	}
 }
 

@@ -104,12 +104,14 @@ func (v *Verifier) stillValid(ctx context.Context, res *Verified, p *Provider, n
 	return err == nil && set.HasThumbprint(res.keyThumbprint)
 }
 
-func decodeSegment(seg string) (ast.Object, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
+// decodeSegment base64url-decodes seg into buf (which must be large
+// enough) and returns the decoded bytes.
+func decodeSegment(buf []byte, seg string) ([]byte, error) {
+	n, err := base64.RawURLEncoding.Decode(buf, []byte(seg))
 	if err != nil {
 		return nil, err
 	}
-	return jsonast.DecodeObject(raw)
+	return buf[:n], nil
 }
 
 // Interned member names.
@@ -151,7 +153,14 @@ func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now ti
 	}
 	headerSeg, payloadSeg, sigSeg := token[:first], token[first+1:last], token[last+1:]
 
-	header, err := decodeSegment(headerSeg)
+	// One buffer holds the three decoded segments; nothing keeps it.
+	enc := base64.RawURLEncoding
+	buf := make([]byte, enc.DecodedLen(len(headerSeg))+enc.DecodedLen(len(payloadSeg))+enc.DecodedLen(len(sigSeg)))
+	rawHeader, err := decodeSegment(buf, headerSeg)
+	if err != nil {
+		return nil, fail(CodeMalformed, "token header is not base64url-encoded JSON object")
+	}
+	header, err := jsonast.DecodeObject(rawHeader)
 	if err != nil {
 		return nil, fail(CodeMalformed, "token header is not base64url-encoded JSON object")
 	}
@@ -159,11 +168,16 @@ func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now ti
 	if e != nil {
 		return nil, e
 	}
-	claims, err := decodeSegment(payloadSeg)
+	rest := buf[len(rawHeader):]
+	rawClaims, err := decodeSegment(rest, payloadSeg)
 	if err != nil {
 		return nil, fail(CodeMalformed, "token claims are not a base64url-encoded JSON object")
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(sigSeg)
+	claims, err := jsonast.DecodeObject(rawClaims)
+	if err != nil {
+		return nil, fail(CodeMalformed, "token claims are not a base64url-encoded JSON object")
+	}
+	sig, err := decodeSegment(rest[len(rawClaims):], sigSeg)
 	if err != nil || len(sig) == 0 {
 		return nil, fail(CodeMalformed, "token signature is not base64url-encoded")
 	}
