@@ -22,7 +22,7 @@ type providerCache struct {
 
 type providerEntry struct {
 	value    ast.Value
-	provider *jwtverify.Provider
+	provider *jwtverify.ProviderSet
 	err      error
 }
 
@@ -31,7 +31,7 @@ func newProviderCache(size int) *providerCache {
 	return &providerCache{entries: c}
 }
 
-func (c *providerCache) get(v ast.Value, allowInsecureHTTP bool) (*jwtverify.Provider, error) {
+func (c *providerCache) get(v ast.Value, allowInsecureHTTP bool) (*jwtverify.ProviderSet, error) {
 	h := v.Hash()
 	bucket, _ := c.entries.Get(h)
 	for _, e := range bucket {
@@ -41,7 +41,7 @@ func (c *providerCache) get(v ast.Value, allowInsecureHTTP bool) (*jwtverify.Pro
 			return e.provider, e.err
 		}
 	}
-	p, err := parseProvider(v, allowInsecureHTTP)
+	p, err := parseProviders(v, allowInsecureHTTP)
 	// Copy on write: readers may hold the old bucket.
 	next := append(append(make([]providerEntry, 0, len(bucket)+1), bucket...), providerEntry{value: v, provider: p, err: err})
 	if len(next) > 4 {
@@ -52,9 +52,49 @@ func (c *providerCache) get(v ast.Value, allowInsecureHTTP bool) (*jwtverify.Pro
 }
 
 func same(a, b ast.Value) bool {
-	ao, ok1 := a.(ast.Object)
-	bo, ok2 := b.(ast.Object)
-	return ok1 && ok2 && ao == bo
+	switch a := a.(type) {
+	case ast.Object:
+		b, ok := b.(ast.Object)
+		return ok && a == b
+	case *ast.Array:
+		b, ok := b.(*ast.Array)
+		return ok && a == b
+	}
+	return false
+}
+
+// parseProviders accepts one provider object, or an array or set of them
+// (the token's "iss" then selects the provider).
+func parseProviders(v ast.Value, allowInsecureHTTP bool) (*jwtverify.ProviderSet, error) {
+	var terms []*ast.Term
+	switch v := v.(type) {
+	case ast.Object:
+		p, err := parseProvider(v, allowInsecureHTTP)
+		if err != nil {
+			return nil, err
+		}
+		return jwtverify.MustProviderSet(p), nil
+	case *ast.Array:
+		for i := range v.Len() {
+			terms = append(terms, v.Elem(i))
+		}
+	case ast.Set:
+		terms = v.Slice()
+	default:
+		return nil, fmt.Errorf("providers must be an object or an array of objects")
+	}
+	if len(terms) == 0 {
+		return nil, fmt.Errorf("the provider list is empty")
+	}
+	ps := make([]*jwtverify.Provider, 0, len(terms))
+	for i, t := range terms {
+		p, err := parseProvider(t.Value, allowInsecureHTTP)
+		if err != nil {
+			return nil, fmt.Errorf("provider %d: %w", i, err)
+		}
+		ps = append(ps, p)
+	}
+	return jwtverify.NewProviderSet(ps...)
 }
 
 // parseProvider turns the provider object of sts.verify_token into a

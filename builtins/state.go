@@ -1,6 +1,8 @@
 package builtins
 
 import (
+	"sync/atomic"
+
 	"github.com/opa-sts/opa-sts/internal/jwks"
 	"github.com/opa-sts/opa-sts/internal/jwtverify"
 )
@@ -17,6 +19,7 @@ type state struct {
 	keys      *jwks.Cache
 	verifier  *jwtverify.Verifier
 	providers *providerCache
+	sessions  atomic.Pointer[sessionKeys]
 }
 
 func newState(verifiedTokens int) *state {

@@ -26,9 +26,13 @@ var verifyTokenDecl = &rego.Function{
 	Decl: types.NewFunction(
 		types.Args(
 			types.Named("token", types.S).Description("the JWT, in compact serialization"),
-			types.Named("provider", types.NewObject(nil, types.NewDynamicProperty(types.S, types.A))).
-				Description("issuer, one of discovery_url / jwks_url / jwks, audiences, azp_fallback, "+
-					"skip_audience_check, algorithms, leeway_seconds, required_claims, max_age_seconds, max_token_bytes"),
+			types.Named("provider", types.NewAny(
+				types.NewObject(nil, types.NewDynamicProperty(types.S, types.A)),
+				types.NewArray(nil, types.NewObject(nil, types.NewDynamicProperty(types.S, types.A))),
+				types.NewSet(types.NewObject(nil, types.NewDynamicProperty(types.S, types.A))),
+			)).Description("a provider object (issuer, one of discovery_url / jwks_url / jwks, audiences, azp_fallback, "+
+				"skip_audience_check, algorithms, leeway_seconds, required_claims, max_age_seconds, max_token_bytes), "+
+				"or an array or set of them: the token's iss selects the provider"),
 		),
 		types.Named("result", types.NewObject(
 			[]*types.StaticProperty{types.NewStaticProperty("valid", types.B)},
@@ -59,8 +63,10 @@ func (s *state) verifyToken(bctx rego.BuiltinContext, tokenTerm, providerTerm *a
 	if err != nil {
 		return nil, err
 	}
-	if _, err := builtins.ObjectOperand(providerTerm.Value, 2); err != nil {
-		return nil, err
+	switch providerTerm.Value.(type) {
+	case ast.Object, *ast.Array, ast.Set:
+	default:
+		return nil, builtins.NewOperandTypeErr(2, providerTerm.Value, "object", "array", "set")
 	}
 	provider, err := s.providers.get(providerTerm.Value, s.keys.AllowsInsecureHTTP())
 	if err != nil {

@@ -228,7 +228,7 @@ type Session struct {
 
 // SessionVerifier verifies session tokens minted with a keyring's keys.
 type SessionVerifier struct {
-	provider *jwtverify.Provider
+	provider *jwtverify.ProviderSet
 	verifier *jwtverify.Verifier
 	secret   []byte
 }
@@ -256,7 +256,7 @@ func NewSessionVerifier(issuer string, keys *keyring.Keyring, cacheSize int) (*S
 	if err != nil {
 		return nil, fmt.Errorf("credentials: %w", err)
 	}
-	return &SessionVerifier{provider: p, verifier: jwtverify.NewVerifier(nil, cacheSize), secret: keys.DerivationSecret()}, nil
+	return &SessionVerifier{provider: jwtverify.MustProviderSet(p), verifier: jwtverify.NewVerifier(nil, cacheSize), secret: keys.DerivationSecret()}, nil
 }
 
 var (

@@ -64,7 +64,6 @@ type ProviderConfig struct {
 
 // Provider is a validated ProviderConfig. It is immutable.
 type Provider struct {
-	id                uint64
 	issuer            string
 	source            jwks.Source
 	inline            *jwks.Set
@@ -78,7 +77,51 @@ type Provider struct {
 	maxTokenBytes     int
 }
 
-var providerIDs atomic.Uint64
+var setIDs atomic.Uint64
+
+// ProviderSet is the set of providers a token may come from; the token's
+// "iss" selects the one it is checked against. It is immutable.
+type ProviderSet struct {
+	id       uint64
+	byIssuer map[string]*Provider
+	only     *Provider // set when the set has exactly one provider
+	maxBytes int       // the largest token any provider accepts
+}
+
+// NewProviderSet groups providers; issuers must be unique.
+func NewProviderSet(ps ...*Provider) (*ProviderSet, error) {
+	if len(ps) == 0 {
+		return nil, errors.New("no provider")
+	}
+	s := &ProviderSet{id: setIDs.Add(1), byIssuer: make(map[string]*Provider, len(ps))}
+	for _, p := range ps {
+		if _, dup := s.byIssuer[p.issuer]; dup {
+			return nil, fmt.Errorf("issuer %q is listed twice", p.issuer)
+		}
+		s.byIssuer[p.issuer] = p
+		s.maxBytes = max(s.maxBytes, p.maxTokenBytes)
+	}
+	if len(ps) == 1 {
+		s.only = ps[0]
+	}
+	return s, nil
+}
+
+// MustProviderSet is NewProviderSet for one provider, which cannot fail.
+func MustProviderSet(p *Provider) *ProviderSet {
+	s, _ := NewProviderSet(p)
+	return s
+}
+
+func (s *ProviderSet) lookup(iss string) (*Provider, *Error) {
+	if p, ok := s.byIssuer[iss]; ok {
+		return p, nil
+	}
+	if s.only != nil {
+		return nil, fail(CodeWrongIssuer, "token issuer %q is not the expected issuer %q", clip(iss), s.only.issuer)
+	}
+	return nil, fail(CodeWrongIssuer, "token issuer %q is not a trusted issuer", clip(iss))
+}
 
 // Issuer returns the issuer the provider trusts.
 func (p *Provider) Issuer() string { return p.issuer }
@@ -90,7 +133,6 @@ func NewProvider(cfg ProviderConfig, allowInsecureHTTP bool) (*Provider, error) 
 		return nil, errors.New("issuer is required")
 	}
 	p := &Provider{
-		id:                providerIDs.Add(1),
 		issuer:            cfg.Issuer,
 		audiences:         slices.Clone(cfg.Audiences),
 		azpFallback:       cfg.AZPFallback,

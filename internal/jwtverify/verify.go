@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,6 +30,7 @@ type Verified struct {
 	Header ast.Object
 	Claims ast.Object
 
+	provider       *Provider
 	exp, nbf, iat  float64
 	hasNbf, hasIat bool
 	keyThumbprint  string
@@ -66,24 +68,25 @@ func NewVerifier(keys *jwks.Cache, resultCacheSize int) *Verifier {
 	return v
 }
 
-// Verify checks token against p at time now. A token presented again is
-// answered from a cache of verified tokens, which re-checks the time claims
-// and that the signing key is still published.
-func (v *Verifier) Verify(ctx context.Context, token string, p *Provider, now time.Time) (*Verified, *Error) {
-	if len(token) > p.maxTokenBytes {
-		return nil, fail(CodeMalformed, "token is larger than %d bytes", p.maxTokenBytes)
+// Verify checks token at time now against the provider of set that its
+// "iss" names. A token presented again is answered from a cache of verified
+// tokens, which re-checks the time claims and that the signing key is still
+// published.
+func (v *Verifier) Verify(ctx context.Context, token string, set *ProviderSet, now time.Time) (*Verified, *Error) {
+	if len(token) > set.maxBytes {
+		return nil, fail(CodeMalformed, "token is larger than %d bytes", set.maxBytes)
 	}
 	var rk resultKey
 	if v.results != nil {
-		rk = resultKey{token: sha256.Sum256([]byte(token)), provider: p.id}
+		rk = resultKey{token: sha256.Sum256([]byte(token)), provider: set.id}
 		if hit, ok := v.results.Get(rk); ok {
-			if v.stillValid(ctx, hit, p, now) {
+			if v.stillValid(ctx, hit, now) {
 				return hit, nil
 			}
 			v.results.Remove(rk)
 		}
 	}
-	res, err := v.verify(ctx, token, p, now)
+	res, err := v.verify(ctx, token, set, now)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +96,8 @@ func (v *Verifier) Verify(ctx context.Context, token string, p *Provider, now ti
 	return res, nil
 }
 
-func (v *Verifier) stillValid(ctx context.Context, res *Verified, p *Provider, now time.Time) bool {
+func (v *Verifier) stillValid(ctx context.Context, res *Verified, now time.Time) bool {
+	p := res.provider
 	if checkTimes(res, p, now) != nil {
 		return false
 	}
@@ -141,7 +145,7 @@ func str(obj ast.Object, name *ast.Term) (string, bool) {
 	return string(s), ok
 }
 
-func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now time.Time) (*Verified, *Error) {
+func (v *Verifier) verify(ctx context.Context, token string, set *ProviderSet, now time.Time) (*Verified, *Error) {
 	// Structure: exactly three base64url segments (five would be a JWE).
 	first := strings.IndexByte(token, '.')
 	last := strings.LastIndexByte(token, '.')
@@ -164,7 +168,7 @@ func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now ti
 	if err != nil {
 		return nil, fail(CodeMalformed, "token header is not base64url-encoded JSON object")
 	}
-	alg, e := checkHeader(header, p)
+	alg, e := checkHeader(header)
 	if e != nil {
 		return nil, e
 	}
@@ -182,14 +186,21 @@ func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now ti
 		return nil, fail(CodeMalformed, "token signature is not base64url-encoded")
 	}
 
-	// The issuer is checked before any key is looked up, so a token naming
-	// another issuer never causes a fetch.
+	// The issuer selects the provider before any key is looked up, so a
+	// token naming an untrusted issuer never causes a fetch.
 	iss, ok := str(claims, nameIss)
 	if !ok {
 		return nil, fail(CodeWrongIssuer, "token has no issuer (iss)")
 	}
-	if iss != p.issuer {
-		return nil, fail(CodeWrongIssuer, "token issuer %q is not the expected issuer %q", clip(iss), p.issuer)
+	p, e := set.lookup(iss)
+	if e != nil {
+		return nil, e
+	}
+	if len(token) > p.maxTokenBytes {
+		return nil, fail(CodeMalformed, "token is larger than %d bytes", p.maxTokenBytes)
+	}
+	if _, ok := p.algorithms[alg]; !ok {
+		return nil, fail(CodeUnsupportedAlgorithm, "algorithm %q is not allowed for this issuer", clip(alg))
 	}
 
 	kid, _ := str(header, nameKid)
@@ -202,7 +213,7 @@ func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now ti
 		return nil, e
 	}
 
-	res := &Verified{Header: header, Claims: claims, keyThumbprint: key.Thumbprint}
+	res := &Verified{Header: header, Claims: claims, provider: p, keyThumbprint: key.Thumbprint}
 	if e := readTimes(res); e != nil {
 		return nil, e
 	}
@@ -220,8 +231,9 @@ func (v *Verifier) verify(ctx context.Context, token string, p *Provider, now ti
 	return res, nil
 }
 
-// checkHeader validates the JOSE header and returns the algorithm.
-func checkHeader(h ast.Object, p *Provider) (string, *Error) {
+// checkHeader validates the JOSE header and returns the algorithm. The
+// provider's own allow-list is applied once the issuer is known.
+func checkHeader(h ast.Object) (string, *Error) {
 	alg, ok := str(h, nameAlg)
 	if !ok || alg == "" {
 		return "", fail(CodeMalformed, "token header has no algorithm (alg)")
@@ -229,8 +241,8 @@ func checkHeader(h ast.Object, p *Provider) (string, *Error) {
 	if strings.EqualFold(alg, "none") {
 		return "", fail(CodeUnsupportedAlgorithm, "unsigned tokens (alg none) are never accepted")
 	}
-	if _, ok := p.algorithms[alg]; !ok {
-		return "", fail(CodeUnsupportedAlgorithm, "algorithm %q is not allowed for this issuer", clip(alg))
+	if !slices.Contains(DefaultAlgorithms, alg) {
+		return "", fail(CodeUnsupportedAlgorithm, "algorithm %q is not supported", clip(alg))
 	}
 	if h.Get(nameCrit) != nil {
 		return "", fail(CodeMalformed, "token header has critical extensions (crit), which are not supported")

@@ -61,7 +61,7 @@ func newFixture(t *testing.T, alg string) *fixture {
 	return &fixture{key: k, set: set, verifier: jwtverify.NewVerifier(jwks.New(jwks.Config{}), 100)}
 }
 
-func (f *fixture) provider(t *testing.T, mod func(*jwtverify.ProviderConfig)) *jwtverify.Provider {
+func (f *fixture) provider(t *testing.T, mod func(*jwtverify.ProviderConfig)) *jwtverify.ProviderSet {
 	t.Helper()
 	cfg := jwtverify.ProviderConfig{Issuer: issuer, JWKS: f.set, Audiences: []string{"sts"}}
 	if mod != nil {
@@ -71,10 +71,19 @@ func (f *fixture) provider(t *testing.T, mod func(*jwtverify.ProviderConfig)) *j
 	if err != nil {
 		t.Fatalf("NewProvider: %v", err)
 	}
-	return p
+	return jwtverify.MustProviderSet(p)
 }
 
-func expectCode(t *testing.T, f *fixture, p *jwtverify.Provider, token string, want jwtverify.Code) {
+func set(t *testing.T, cfg jwtverify.ProviderConfig) *jwtverify.ProviderSet {
+	t.Helper()
+	p, err := jwtverify.NewProvider(cfg, false)
+	if err != nil {
+		t.Fatalf("NewProvider: %v", err)
+	}
+	return jwtverify.MustProviderSet(p)
+}
+
+func expectCode(t *testing.T, f *fixture, p *jwtverify.ProviderSet, token string, want jwtverify.Code) {
 	t.Helper()
 	res, err := f.verifier.Verify(context.Background(), token, p, now)
 	if want == "" {
@@ -415,8 +424,8 @@ func TestKeyOfOneIssuerNeverVerifiesAnother(t *testing.T) {
 	b := testkeys.New(t, "ES256", "b-kid")
 	srvB := newJWKSServer(t, testkeys.JWKS(b.PublicJWK(t, true)))
 	v := jwtverify.NewVerifier(jwks.New(jwks.Config{}), 100)
-	pa, _ := jwtverify.NewProvider(jwtverify.ProviderConfig{Issuer: "https://a.example", JWKSURL: srvA.URL, Audiences: []string{"sts"}}, false)
-	pb, _ := jwtverify.NewProvider(jwtverify.ProviderConfig{Issuer: "https://b.example", JWKSURL: srvB.URL, Audiences: []string{"sts"}}, false)
+	pa := set(t, jwtverify.ProviderConfig{Issuer: "https://a.example", JWKSURL: srvA.URL, Audiences: []string{"sts"}})
+	pb := set(t, jwtverify.ProviderConfig{Issuer: "https://b.example", JWKSURL: srvB.URL, Audiences: []string{"sts"}})
 
 	tokA := a.Sign(t, claims(map[string]any{"iss": "https://a.example"}), nil)
 	if _, err := v.Verify(context.Background(), tokA, pa, now); err != nil {
@@ -439,7 +448,7 @@ func TestVerifiedTokenCache(t *testing.T) {
 	clock := now
 	keys := jwks.New(jwks.Config{Now: func() time.Time { return clock }, MaxStale: time.Minute})
 	v := jwtverify.NewVerifier(keys, 100)
-	p, _ := jwtverify.NewProvider(jwtverify.ProviderConfig{Issuer: issuer, JWKSURL: srv.URL, Audiences: []string{"sts"}}, false)
+	p := set(t, jwtverify.ProviderConfig{Issuer: issuer, JWKSURL: srv.URL, Audiences: []string{"sts"}})
 	tok := k1.Sign(t, claims(nil), nil)
 
 	first, err := v.Verify(context.Background(), tok, p, now)
@@ -455,7 +464,7 @@ func TestVerifiedTokenCache(t *testing.T) {
 		t.Fatalf("cached token past exp: want expired, got %v", err)
 	}
 	// Another provider (audience) does not share the entry.
-	p2, _ := jwtverify.NewProvider(jwtverify.ProviderConfig{Issuer: issuer, JWKSURL: srv.URL, Audiences: []string{"other"}}, false)
+	p2 := set(t, jwtverify.ProviderConfig{Issuer: issuer, JWKSURL: srv.URL, Audiences: []string{"other"}})
 	if _, err := v.Verify(context.Background(), tok, p2, now); err == nil || err.Code != jwtverify.CodeWrongAudience {
 		t.Fatalf("want wrong_audience for another provider, got %v", err)
 	}
@@ -476,7 +485,7 @@ func TestColdCacheIdPDown(t *testing.T) {
 	srv := newJWKSServer(t, testkeys.JWKS(k.PublicJWK(t, true)))
 	srv.down = true
 	v := jwtverify.NewVerifier(jwks.New(jwks.Config{}), 100)
-	p, _ := jwtverify.NewProvider(jwtverify.ProviderConfig{Issuer: issuer, JWKSURL: srv.URL, Audiences: []string{"sts"}}, false)
+	p := set(t, jwtverify.ProviderConfig{Issuer: issuer, JWKSURL: srv.URL, Audiences: []string{"sts"}})
 	_, err := v.Verify(context.Background(), k.Sign(t, claims(nil), nil), p, now)
 	if err == nil || err.Code != jwtverify.CodeIDPUnreachable {
 		t.Fatalf("want idp_unreachable, got %v", err)

@@ -238,3 +238,25 @@ test_skip_audience_check if {
 	p := {"issuer": issuer, "jwks": jwks, "skip_audience_check": true}
 	sts.verify_token(rs256({"aud": "anything"}), p).valid
 }
+
+# Several providers: the token's iss selects one.
+
+other_provider := {"issuer": "https://other.example", "jwks": {"keys": [ec_public]}, "audiences": ["other"]}
+
+test_provider_list_selects_by_issuer if {
+	providers := [other_provider, provider]
+	sts.verify_token(rs256({}), providers).valid
+	sts.verify_token(es256({"iss": "https://other.example", "aud": "other"}), providers).valid
+}
+
+test_provider_list_never_crosses_issuers if {
+	# Signed by a key of the other provider's set, but naming this issuer with
+	# the other's audience: checked against this provider, so the audience fails.
+	code(sts.verify_token(es256({"aud": "other"}), [other_provider, provider])) == "wrong_audience"
+	code(sts.verify_token(rs256({"iss": "https://unknown.example"}), [other_provider, provider])) == "wrong_issuer"
+}
+
+test_provider_list_rejects_duplicates_and_empty if {
+	code(sts.verify_token(rs256({}), [provider, provider])) == "invalid_provider"
+	code(sts.verify_token(rs256({}), [])) == "invalid_provider"
+}
