@@ -1,0 +1,105 @@
+package stswire
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// fuzzSecret replaces the placeholder SECRET in the fuzzer's input, so the
+// target knows a secret value wherever the fuzzer moves the placeholder.
+const fuzzSecret = "fz7Qx9Kp2Vb8Lm4Nw0Rt"
+
+// FuzzParseRequest feeds arbitrary query strings, bodies and content types.
+// ParseRequest must not panic; every error is a well-formed 4xx/5xx with a
+// code; no message and no formatted Request contains a secret.
+func FuzzParseRequest(f *testing.F) {
+	seeds := [][3]string{
+		{"", wi, formCT},
+		{cg, "", ""},
+		{"", "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=SECRET&WebIdentityAccessToken=SECRET", formCT},
+		{"Action=AssumeRoleWithClientGrants&Version=2011-06-15&Token=SECRET&DurationSeconds=0", "", ""},
+		{"Action=SECRET&Version=2011-06-15&Token=SECRET", "", ""},
+		{"Action=AssumeRoleWithClientGrants&Version=SECRET&Token=SECRET", "", ""},
+		{"Action=0&Version=SECRET", "", ""}, // the placeholder outside a secret parameter is not a secret
+		{"Action=AssumeRoleWithClientGrants&Version=2011-06-15", "Token=SECRET&Token=SECRET", formCT + "; charset=utf-8"},
+		{"", "SECRET&SECRET", formCT},
+		{"", "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=SECRET&Policy=%7B%22a%22%3ASECRET%7D", formCT},
+		{"", "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=SECRET&PolicyArns.member.1.arn=arn%3Aaws%3Aiam%3A%3A123456789012%3Apolicy%2Fp&PolicyArns.member.2.arn=x", formCT},
+		{"", "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=SECRET&RoleSessionName=SECRET&RoleArn=SECRET&ProviderId=SECRET", formCT},
+		{"a=%zz", "b=%", "text/plain"},
+		{"", "\x00\xff\x1f\x8b", formCT},
+		{"Action=AssumeRoleWithWebIdentity;Version=2011-06-15", "", ""},
+		{"", "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=SECRET&DurationSeconds=99999999999", formCT},
+	}
+	for _, s := range seeds {
+		f.Add(s[0], s[1], s[2])
+	}
+	f.Fuzz(func(t *testing.T, query, body, ct string) {
+		query = strings.ReplaceAll(query, "SECRET", fuzzSecret)
+		body = strings.ReplaceAll(body, "SECRET", fuzzSecret)
+		// The secrets are the values of the secret parameters: the
+		// placeholder wherever it lands in one of them, and any such value
+		// long enough (and unlike the fixed text of a message, which has
+		// "application/x-www-form-urlencoded") not to occur by chance.
+		// A placeholder elsewhere, say in Version, is not a secret.
+		var secrets []string
+		for _, src := range []string{query, body} {
+			vals, _ := url.ParseQuery(src)
+			for _, k := range []string{"Token", "WebIdentityToken", "WebIdentityAccessToken", "WebIdentityRefreshToken", "Policy"} {
+				for _, v := range vals[k] {
+					if strings.Contains(v, fuzzSecret) {
+						secrets = append(secrets, fuzzSecret)
+					}
+					if v = strings.TrimSpace(v); len(v) >= 24 && !strings.ContainsAny(v, " /") {
+						secrets = append(secrets, v)
+					}
+				}
+			}
+		}
+
+		r := &http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/", RawQuery: query}, Header: http.Header{}, Body: http.NoBody}
+		if body != "" {
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader(body)), int64(len(body))
+		}
+		if ct != "" {
+			r.Header["Content-Type"] = []string{ct}
+		}
+		req, e := ParseRequest(r, Limits{MaxBodyBytes: 64 << 10})
+		if e != nil {
+			if req != nil {
+				t.Fatal("request and error")
+			}
+			if e.Status < 400 || e.Status > 599 || e.Code == "" || (e.Type != TypeSender && e.Type != TypeReceiver) {
+				t.Fatalf("malformed error %#v", e)
+			}
+			for _, s := range secrets {
+				if strings.Contains(e.Message, s) {
+					t.Fatalf("message %q reveals %q", e.Message, s)
+				}
+			}
+			for _, c := range e.Message {
+				if c < 0x20 || c == 0x7f {
+					t.Fatalf("control character in %q", e.Message)
+				}
+			}
+			return
+		}
+		if req.Action != AssumeRoleWithClientGrants && req.Action != AssumeRoleWithWebIdentity || req.Version != APIVersion {
+			t.Fatalf("accepted %v", req)
+		}
+		if len(req.Token) < MinTokenBytes || len(req.Token) > DefaultMaxTokenBytes || req.DurationSeconds < 0 || len(req.PolicyArns) > MaxPolicyArns {
+			t.Fatalf("accepted out of bounds: %v", req)
+		}
+		for _, out := range []string{fmt.Sprintf("%v", req), fmt.Sprintf("%+v", req), fmt.Sprintf("%#v", req), fmt.Sprintf("%d", *req)} {
+			for _, s := range []string{req.Token, req.AccessToken} {
+				if len(s) >= 24 && strings.Contains(out, s) {
+					t.Fatalf("formatted request reveals a token: %s", out)
+				}
+			}
+		}
+	})
+}
