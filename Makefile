@@ -12,16 +12,16 @@ CAPS       := build/capabilities.json
 ADDR       ?= 127.0.0.1:8181
 export OPA_STS_BIN := $(abspath $(BIN))
 
-.PHONY: all build run tools lint capabilities check-capabilities test test-go test-race test-rego bench clean
+.PHONY: all build run tools lint capabilities check-capabilities test test-go test-race test-rego bench loadtest clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/opa-sts
 
-## run: start opa-sts as an OPA server with the embedded default policies.
+## run: start a local development STS with the embedded default (see README).
 run: build
-	$(BIN) run --server --addr $(ADDR) --ignore '*_test.rego' --ignore 'tests' policies/
+	$(BIN) dev --addr $(ADDR)
 
 ## tools: build or install the real components the tests start (cached).
 tools:
@@ -56,7 +56,10 @@ test-go: build
 test: tools lint test-rego test-race test-go
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./builtins/ | tee build/bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./builtins/ ./plugin/sts/ | tee build/bench.txt
+
+loadtest: build
+	bash scripts/loadtest.sh
 
 clean:
 	rm -rf bin

@@ -247,4 +247,3 @@ func (s *state) verifySession(bctx rego.BuiltinContext, akidTerm, tokenTerm *ast
 		ast.Item(keyGrant, grant),
 	), nil
 }
-

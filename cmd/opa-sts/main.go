@@ -14,6 +14,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/version"
 
 	_ "github.com/opa-sts/opa-sts/builtins" // registers the sts.* built-ins
+	"github.com/opa-sts/opa-sts/plugin/sts"
 	"github.com/opa-sts/opa-sts/plugin/stsbuiltins"
 )
 
@@ -34,10 +35,12 @@ func run() int {
 
 	runtime.RegisterPlugin(stsbuiltins.Name, stsbuiltins.Factory{})
 	runtime.RegisterHook(stsbuiltins.EnableHook{})
+	runtime.RegisterPlugin(sts.Name, sts.Factory{})
 
 	root := cmd.Command(nil, "opa-sts")
 	root.Use = "opa-sts"
 	root.Short = "opa-sts: a policy-centric Security Token Service built on Open Policy Agent"
+	root.AddCommand(newDevCommand())
 
 	if err := root.Execute(); err != nil {
 		// Keep OPA's exit codes (eval --fail, test failures, ...).

@@ -1,0 +1,143 @@
+package sts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/plugins"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/topdown/cache"
+)
+
+// evaluator evaluates the decision with a prepared query, prepared again
+// (lazily, under a lock) whenever OPA's compiler changes: new policies or
+// bundles.
+type evaluator struct {
+	manager    *plugins.Manager
+	query      string
+	cache      cache.InterQueryCache
+	valueCache cache.InterQueryValueCache
+
+	mu       sync.Mutex
+	prepared *preparedDecision
+}
+
+type preparedDecision struct {
+	pq rego.PreparedEvalQuery
+	// revision describes the active bundles ("name@revision, ..."), read
+	// when the query was prepared: bundle activation changes the compiler.
+	revision string
+	bundles  map[string]string
+}
+
+func newEvaluator(ctx context.Context, m *plugins.Manager, query string) *evaluator {
+	// Inter-query caches of our own (http.send and friends in user
+	// policies), sized by OPA's caching configuration.
+	cfg := m.InterQueryBuiltinCacheConfig()
+	e := &evaluator{
+		manager:    m,
+		query:      query,
+		cache:      cache.NewInterQueryCacheWithContext(ctx, cfg),
+		valueCache: cache.NewInterQueryValueCache(ctx, cfg),
+	}
+	m.RegisterCompilerTrigger(func(storage.Transaction) { e.invalidate() })
+	return e
+}
+
+func (e *evaluator) invalidate() {
+	e.mu.Lock()
+	e.prepared = nil
+	e.mu.Unlock()
+}
+
+func (e *evaluator) get(ctx context.Context) (*preparedDecision, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.prepared != nil {
+		return e.prepared, nil
+	}
+	pq, err := rego.New(
+		rego.Query(e.query),
+		rego.Compiler(e.manager.GetCompiler()),
+		rego.Store(e.manager.Store),
+		rego.Runtime(e.manager.Info),
+		rego.EnablePrintStatements(e.manager.EnablePrintStatements()),
+		rego.PrintHook(e.manager.PrintHook()),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", e.query, err)
+	}
+	p := &preparedDecision{pq: pq}
+	p.revision, p.bundles = readRevisions(ctx, e.manager.Store)
+	e.prepared = p
+	return p, nil
+}
+
+func readRevisions(ctx context.Context, store storage.Store) (string, map[string]string) {
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return "", nil
+	}
+	defer store.Abort(ctx, txn)
+	names, err := bundle.ReadBundleNamesFromStore(ctx, store, txn)
+	if err != nil || len(names) == 0 {
+		return "", nil
+	}
+	sort.Strings(names)
+	revs := make(map[string]string, len(names))
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		rev, err := bundle.ReadBundleRevisionFromStore(ctx, store, txn, n)
+		if err != nil {
+			continue
+		}
+		revs[n] = rev
+		parts = append(parts, n+"@"+rev)
+	}
+	if len(parts) == 1 {
+		return revs[names[0]], revs
+	}
+	return strings.Join(parts, ","), revs
+}
+
+// errUndefined means the decision document does not exist.
+var errUndefined = errors.New("decision is undefined")
+
+// eval evaluates the decision for input. It returns the decision object
+// and the bundle revision that decided it.
+func (e *evaluator) eval(ctx context.Context, input ast.Value) (map[string]any, *preparedDecision, error) {
+	p, err := e.get(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	store := e.manager.Store
+	txn, err := store.NewTransaction(ctx)
+	if err != nil {
+		return nil, p, fmt.Errorf("open transaction: %w", err)
+	}
+	defer store.Abort(ctx, txn)
+	rs, err := p.pq.Eval(ctx,
+		rego.EvalTransaction(txn),
+		rego.EvalParsedInput(input),
+		rego.EvalInterQueryBuiltinCache(e.cache),
+		rego.EvalInterQueryBuiltinValueCache(e.valueCache),
+	)
+	if err != nil {
+		return nil, p, fmt.Errorf("evaluate %s: %w", e.query, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, p, errUndefined
+	}
+	d, ok := rs[0].Expressions[0].Value.(map[string]any)
+	if !ok {
+		return nil, p, fmt.Errorf("%s is not an object", e.query)
+	}
+	return d, p, nil
+}

@@ -1,0 +1,117 @@
+package sts
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
+	"encoding/json"
+	"net"
+	"net/http"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/opa-sts/opa-sts/internal/stswire"
+)
+
+// buildInput is the policy input of one STS request:
+//
+//	action             "AssumeRoleWithClientGrants" | "AssumeRoleWithWebIdentity"
+//	token              the identity token (verify it with sts.verify_token)
+//	access_token       MinIO's optional WebIdentityAccessToken
+//	duration_seconds   requested lifetime; 0 = not given
+//	policy             session policy JSON text ("" if none)
+//	policy_document    the session policy, parsed (absent if none)
+//	role_arn, role_session_name, provider_id, policy_arns, token_revoke_type
+//	source_ip          the client's address
+//	tls                {"version", "cipher_suite", "server_name", "client_certificate": {subject, issuer}} or absent
+//	request_id         the STS request id
+func buildInput(req *stswire.Request, r *http.Request, requestID string) ast.Object {
+	items := [][2]*ast.Term{
+		item("action", ast.StringTerm(string(req.Action))),
+		item("token", ast.StringTerm(req.Token)),
+		item("duration_seconds", ast.IntNumberTerm(req.DurationSeconds)),
+		item("policy", ast.StringTerm(req.Policy)),
+		item("role_arn", ast.StringTerm(req.RoleArn)),
+		item("role_session_name", ast.StringTerm(req.RoleSessionName)),
+		item("provider_id", ast.StringTerm(req.ProviderID)),
+		item("token_revoke_type", ast.StringTerm(req.TokenRevokeType)),
+		item("source_ip", ast.StringTerm(sourceIP(r))),
+		item("request_id", ast.StringTerm(requestID)),
+	}
+	if req.AccessToken != "" {
+		items = append(items, item("access_token", ast.StringTerm(req.AccessToken)))
+	}
+	arns := make([]*ast.Term, len(req.PolicyArns))
+	for i, a := range req.PolicyArns {
+		arns[i] = ast.StringTerm(a)
+	}
+	items = append(items, item("policy_arns", ast.ArrayTerm(arns...)))
+	if req.Policy != "" {
+		// stswire has checked that it is a JSON object.
+		var doc any
+		if err := json.Unmarshal([]byte(req.Policy), &doc); err == nil {
+			if v, err := ast.InterfaceToValue(doc); err == nil {
+				items = append(items, item("policy_document", ast.NewTerm(v)))
+			}
+		}
+	}
+	if r.TLS != nil {
+		items = append(items, item("tls", tlsInfo(r.TLS)))
+	}
+	return ast.NewObject(items...)
+}
+
+func item(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{ast.StringTerm(k), v} }
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func tlsInfo(cs *tls.ConnectionState) *ast.Term {
+	items := [][2]*ast.Term{
+		item("version", ast.StringTerm(tls.VersionName(cs.Version))),
+		item("cipher_suite", ast.StringTerm(tls.CipherSuiteName(cs.CipherSuite))),
+		item("server_name", ast.StringTerm(cs.ServerName)),
+	}
+	if len(cs.PeerCertificates) > 0 {
+		c := cs.PeerCertificates[0]
+		items = append(items, item("client_certificate", ast.ObjectTerm(
+			item("subject", ast.StringTerm(c.Subject.String())),
+			item("issuer", ast.StringTerm(c.Issuer.String())),
+		)))
+	}
+	return ast.ObjectTerm(items...)
+}
+
+// redacted replaces a secret with a fingerprint that lets an auditor match
+// log entries of the same token without being able to use it.
+func redacted(secret string) string {
+	if secret == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(secret))
+	return "redacted:sha256:" + hex.EncodeToString(sum[:8])
+}
+
+// maskedInput is the input as decision logs record it: tokens replaced by
+// fingerprints.
+func maskedInput(in ast.Object) any {
+	masked := in.Copy()
+	for _, k := range []string{"token", "access_token"} {
+		key := ast.StringTerm(k)
+		if t := masked.Get(key); t != nil {
+			if s, ok := t.Value.(ast.String); ok {
+				masked.Insert(key, ast.StringTerm(redacted(string(s))))
+			}
+		}
+	}
+	native, err := ast.JSON(masked)
+	if err != nil {
+		return map[string]any{"error": "input not representable"}
+	}
+	return native
+}

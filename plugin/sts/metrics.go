@@ -1,0 +1,57 @@
+package sts
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the plugin's Prometheus metrics. Values never carry tokens
+// or secrets: labels are the STS action and the error code only.
+type metrics struct {
+	issued   *prometheus.CounterVec   // action
+	denied   *prometheus.CounterVec   // action, code
+	duration *prometheus.HistogramVec // action, outcome
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opa_sts_credentials_issued_total",
+			Help: "Temporary credentials issued, by STS action.",
+		}, []string{"action"}),
+		denied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "opa_sts_requests_denied_total",
+			Help: "STS requests answered with an error, by STS action and error code.",
+		}, []string{"action", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "opa_sts_request_duration_seconds",
+			Help:    "STS request latency, by STS action and outcome (issued or error).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"action", "outcome"}),
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var err error
+	m.issued = register(reg, m.issued, &err)
+	m.denied = register(reg, m.denied, &err)
+	m.duration = register(reg, m.duration, &err)
+	return m, err
+}
+
+// register registers c, or returns the collector registered before under
+// the same name: a plugin re-created by opa-sts run --watch-config keeps
+// counting where the previous one stopped instead of failing.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
+	if err := reg.Register(c); err != nil {
+		var already prometheus.AlreadyRegisteredError
+		if errors.As(err, &already) {
+			if existing, ok := already.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		*errp = errors.Join(*errp, err)
+	}
+	return c
+}

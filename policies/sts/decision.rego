@@ -1,0 +1,124 @@
+# METADATA
+# title: opa-sts default decision
+# description: |
+#   Decides AssumeRoleWithClientGrants and AssumeRoleWithWebIdentity
+#   requests. Identity providers, roles and bindings are data under
+#   data.opa_sts, so adding an IdP or a team is a data change:
+#
+#     providers  [{issuer, discovery_url | jwks_url | jwks, audiences, ...,
+#                  subject_claim}]     (see docs/verify_token.md)
+#     roles      {name: {statements: [IAM-style statements]}}
+#     bindings   [{role, issuer, clients: [...], subjects: [...]}]
+#     durations  {default, min, max} seconds
+#
+#   The decision document is the plugin's contract: allow, reason, rule,
+#   token_error (on a token failure), grant (when allowed).
+package sts
+
+default_durations := {"default": 3600, "min": 900, "max": 43200}
+
+default config := {}
+
+config := data.opa_sts
+
+providers := object.get(config, "providers", [])
+
+durations := object.union(default_durations, object.get(config, "durations", {}))
+
+token := sts.verify_token(input.token, providers)
+
+claims := token.claims if token.valid
+
+# The provider whose issuer the verified token names.
+provider := p if {
+	some p in providers
+	p.issuer == claims.iss
+}
+
+client_id := claims.azp if is_string(claims.azp)
+
+else := claims.client_id if is_string(claims.client_id)
+
+else := ""
+
+# The subject: the provider's subject_claim (default "sub"), else the client
+# id (WSO2 client-credentials tokens may carry no "sub").
+subject := s if {
+	s := claims[object.get(provider, "subject_claim", "sub")]
+	is_string(s)
+	s != ""
+} else := client_id if client_id != ""
+
+roles contains b.role if {
+	some b in object.get(config, "bindings", [])
+	b.issuer == claims.iss
+	binding_matches(b)
+}
+
+binding_matches(b) if client_id in object.get(b, "clients", [])
+
+binding_matches(b) if subject in object.get(b, "subjects", [])
+
+permissions := [s |
+	some r in sort(roles)
+	some s in object.get(config, ["roles", r, "statements"], [])
+]
+
+# Duration: the requested DurationSeconds (0 or absent means "not given",
+# as minio-go sends) or the default, clamped to [min, max]. The credential
+# may outlive the identity token, as with AWS.
+requested := input.duration_seconds if input.duration_seconds > 0
+
+else := durations.default
+
+duration := min([max([requested, durations.min]), durations.max])
+
+source := {
+	"iss": claims.iss,
+	"sub": object.get(claims, "sub", ""),
+	"client_id": client_id,
+	"aud": object.get(claims, "aud", ""),
+}
+
+base_grant := {
+	"subject": subject,
+	"duration_seconds": duration,
+	"roles": sort(roles),
+	"permissions": permissions,
+	"source": source,
+}
+
+grant := object.union(base_grant, {"session_policy": input.policy_document}) if input.policy_document
+
+else := base_grant
+
+default decision := {"allow": false, "reason": "access denied", "rule": "default"}
+
+decision := {"allow": false, "reason": "no identity provider is configured", "rule": "providers"} if count(providers) == 0
+
+decision := {"allow": false, "reason": token.error.message, "token_error": token.error, "rule": "token"} if {
+	count(providers) > 0
+	not token.valid
+}
+
+decision := {"allow": false, "reason": "the token names no subject", "rule": "subject"} if {
+	token.valid
+	not subject
+}
+
+decision := {"allow": false, "reason": "no role is bound to this identity", "rule": "bindings"} if {
+	token.valid
+	subject
+	count(roles) == 0
+}
+
+decision := {
+	"allow": true,
+	"reason": sprintf("roles %v bound to %s", [concat(",", sort(roles)), subject]),
+	"grant": grant,
+	"rule": "bindings",
+} if {
+	token.valid
+	subject
+	count(roles) > 0
+}

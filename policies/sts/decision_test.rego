@@ -1,0 +1,128 @@
+package sts_test
+
+import data.sts
+import data.tests.verify_token.ec_private
+import data.tests.verify_token.ec_public
+
+iss := "https://idp.example/realms/demo"
+
+now := floor(time.now_ns() / 1000000000)
+
+config := {
+	"providers": [{"issuer": iss, "jwks": {"keys": [ec_public]}, "audiences": ["sts"]}],
+	"roles": {
+		"reader": {"statements": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::b/*"]}]},
+		"writer": {"statements": [{"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": ["arn:aws:s3:::b/*"]}]},
+	},
+	"bindings": [
+		{"role": "reader", "issuer": iss, "clients": ["app"]},
+		{"role": "writer", "issuer": iss, "subjects": ["svc-writer"]},
+		{"role": "writer", "issuer": "https://other.example", "clients": ["app"]},
+	],
+}
+
+token(extra) := io.jwt.encode_sign(
+	{"alg": "ES256", "kid": ec_private.kid, "typ": "JWT"},
+	object.union({"iss": iss, "aud": "sts", "sub": "svc-1", "azp": "app", "iat": now, "exp": now + 300}, extra),
+	ec_private,
+)
+
+decide(tok, duration) := d if {
+	d := sts.decision with data.opa_sts as config
+		with input as {"action": "AssumeRoleWithClientGrants", "token": tok, "duration_seconds": duration}
+}
+
+test_allow_bound_client if {
+	d := decide(token({}), 0)
+	d.allow
+	d.rule == "bindings"
+	d.grant.subject == "svc-1"
+	d.grant.roles == ["reader"]
+	d.grant.permissions == config.roles.reader.statements
+	d.grant.source == {"iss": iss, "sub": "svc-1", "client_id": "app", "aud": "sts"}
+	d.grant.duration_seconds == 3600
+}
+
+test_roles_by_subject_add_up if {
+	d := decide(token({"sub": "svc-writer"}), 0)
+	d.grant.roles == ["reader", "writer"]
+	count(d.grant.permissions) == 2
+}
+
+test_binding_of_another_issuer_does_not_apply if {
+	d := decide(token({"azp": "other-app"}), 0)
+	not d.allow
+	d.rule == "bindings"
+}
+
+test_duration_rules if {
+	decide(token({}), 7200).grant.duration_seconds == 7200
+	decide(token({}), 300).grant.duration_seconds == 900 # Keycloak's 300 s token lifetime: clamped up
+	decide(token({}), 100000).grant.duration_seconds == 43200
+}
+
+test_custom_durations if {
+	d := sts.decision with data.opa_sts as object.union(config, {"durations": {"default": 1800, "max": 3600}})
+		with input as {"token": token({}), "duration_seconds": 0}
+	d.grant.duration_seconds == 1800
+}
+
+test_token_failure_carries_the_code if {
+	d := decide(token({"exp": now - 3600}), 0)
+	not d.allow
+	d.token_error.code == "expired"
+	d.rule == "token"
+}
+
+test_untrusted_issuer if {
+	decide(token({"iss": "https://evil.example"}), 0).token_error.code == "wrong_issuer"
+}
+
+test_no_providers if {
+	d := sts.decision with data.opa_sts as {} with input as {"token": token({})}
+	not d.allow
+	d.rule == "providers"
+}
+
+test_subject_from_client_id_when_sub_is_missing if {
+	# WSO2 client-credentials tokens may carry no sub.
+	tok := io.jwt.encode_sign(
+		{"alg": "ES256", "kid": ec_private.kid, "typ": "JWT"},
+		{"iss": iss, "aud": "sts", "azp": "app", "client_id": "app", "exp": now + 300},
+		ec_private,
+	)
+	d := decide(tok, 0)
+	d.grant.subject == "app"
+	d.grant.source.sub == ""
+}
+
+test_client_id_claim_when_no_azp if {
+	d := decide(token({"azp": null, "client_id": "app"}), 0)
+	d.allow
+	d.grant.source.client_id == "app"
+}
+
+test_no_subject_at_all if {
+	tok := io.jwt.encode_sign(
+		{"alg": "ES256", "kid": ec_private.kid, "typ": "JWT"},
+		{"iss": iss, "aud": "sts", "exp": now + 300},
+		ec_private,
+	)
+	d := decide(tok, 0)
+	not d.allow
+	d.rule == "subject"
+}
+
+test_subject_claim_setting if {
+	cfg := object.union(config, {"providers": [object.union(config.providers[0], {"subject_claim": "preferred_username"})]})
+	d := sts.decision with data.opa_sts as cfg
+		with input as {"token": token({"preferred_username": "svc-writer"}), "duration_seconds": 0}
+	d.grant.subject == "svc-writer"
+}
+
+test_session_policy_travels_in_the_grant if {
+	policy := {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+	d := sts.decision with data.opa_sts as config
+		with input as {"token": token({}), "duration_seconds": 0, "policy_document": policy}
+	d.grant.session_policy == policy
+}
