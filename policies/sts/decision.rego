@@ -17,13 +17,13 @@ package sts
 
 default_durations := {"default": 3600, "min": 900, "max": 43200}
 
-default config := {}
+default providers := []
 
-config := data.opa_sts
+providers := data.opa_sts.providers
 
-providers := object.get(config, "providers", [])
+default durations := {"default": 3600, "min": 900, "max": 43200}
 
-durations := object.union(default_durations, object.get(config, "durations", {}))
+durations := object.union(default_durations, data.opa_sts.durations)
 
 token := sts.verify_token(input.token, providers)
 
@@ -50,18 +50,20 @@ subject := s if {
 } else := client_id if client_id != ""
 
 roles contains b.role if {
-	some b in object.get(config, "bindings", [])
+	some b in data.opa_sts.bindings
 	b.issuer == claims.iss
 	binding_matches(b)
 }
 
-binding_matches(b) if client_id in object.get(b, "clients", [])
+binding_matches(b) if client_id in b.clients
 
-binding_matches(b) if subject in object.get(b, "subjects", [])
+binding_matches(b) if subject in b.subjects
+
+sorted_roles := sort(roles)
 
 permissions := [s |
-	some r in sort(roles)
-	some s in object.get(config, ["roles", r, "statements"], [])
+	some r in sorted_roles
+	some s in data.opa_sts.roles[r].statements
 ]
 
 # Duration: the requested DurationSeconds (0 or absent means "not given",
@@ -83,7 +85,7 @@ source := {
 base_grant := {
 	"subject": subject,
 	"duration_seconds": duration,
-	"roles": sort(roles),
+	"roles": sorted_roles,
 	"permissions": permissions,
 	"source": source,
 }
@@ -92,33 +94,22 @@ grant := object.union(base_grant, {"session_policy": input.policy_document}) if 
 
 else := base_grant
 
+# One else-chain: the first matching branch decides, and no other branch is
+# evaluated (alternative definitions of a complete rule would all be
+# evaluated, to check that they agree).
 default decision := {"allow": false, "reason": "access denied", "rule": "default"}
 
-decision := {"allow": false, "reason": "no identity provider is configured", "rule": "providers"} if count(providers) == 0
-
-decision := {"allow": false, "reason": token.error.message, "token_error": token.error, "rule": "token"} if {
-	count(providers) > 0
+decision := {"allow": false, "reason": "no identity provider is configured", "rule": "providers"} if {
+	count(providers) == 0
+} else := {"allow": false, "reason": token.error.message, "token_error": token.error, "rule": "token"} if {
 	not token.valid
-}
-
-decision := {"allow": false, "reason": "the token names no subject", "rule": "subject"} if {
-	token.valid
+} else := {"allow": false, "reason": "the token names no subject", "rule": "subject"} if {
 	not subject
-}
-
-decision := {"allow": false, "reason": "no role is bound to this identity", "rule": "bindings"} if {
-	token.valid
-	subject
+} else := {"allow": false, "reason": "no role is bound to this identity", "rule": "bindings"} if {
 	count(roles) == 0
-}
-
-decision := {
+} else := {
 	"allow": true,
-	"reason": sprintf("roles %v bound to %s", [concat(",", sort(roles)), subject]),
+	"reason": concat("", ["roles ", concat(",", sorted_roles), " bound to ", subject]),
 	"grant": grant,
 	"rule": "bindings",
-} if {
-	token.valid
-	subject
-	count(roles) > 0
 }
