@@ -59,13 +59,6 @@ binding_matches(b) if client_id in b.clients
 
 binding_matches(b) if subject in b.subjects
 
-sorted_roles := sort(roles)
-
-permissions := [s |
-	some r in sorted_roles
-	some s in data.opa_sts.roles[r].statements
-]
-
 # Duration: the requested DurationSeconds (0 or absent means "not given",
 # as minio-go sends) or the default, clamped to [min, max]. The credential
 # may outlive the identity token, as with AWS.
@@ -73,30 +66,16 @@ requested := input.duration_seconds if input.duration_seconds > 0
 
 else := durations.default
 
-duration := min([max([requested, durations.min]), durations.max])
+# The session policy (Policy parameter) travels with the grant: enforcement
+# intersects it with the permissions, so it can only narrow them.
+session_policy := {"session_policy": input.policy_document} if input.policy_document
 
-source := {
-	"iss": claims.iss,
-	"sub": object.get(claims, "sub", ""),
-	"client_id": client_id,
-	"aud": object.get(claims, "aud", ""),
-}
+else := {}
 
-base_grant := {
-	"subject": subject,
-	"duration_seconds": duration,
-	"roles": sorted_roles,
-	"permissions": permissions,
-	"source": source,
-}
-
-grant := object.union(base_grant, {"session_policy": input.policy_document}) if input.policy_document
-
-else := base_grant
-
-# One else-chain: the first matching branch decides, and no other branch is
+# One else-chain: the first matching branch decides and no other branch is
 # evaluated (alternative definitions of a complete rule would all be
-# evaluated, to check that they agree).
+# evaluated, to check that they agree). The grant is built in the last
+# branch only, where it is needed.
 default decision := {"allow": false, "reason": "access denied", "rule": "default"}
 
 decision := {"allow": false, "reason": "no identity provider is configured", "rule": "providers"} if {
@@ -109,7 +88,20 @@ decision := {"allow": false, "reason": "no identity provider is configured", "ru
 	count(roles) == 0
 } else := {
 	"allow": true,
-	"reason": concat("", ["roles ", concat(",", sorted_roles), " bound to ", subject]),
-	"grant": grant,
+	"reason": concat("", ["roles ", concat(",", bound), " bound to ", subject]),
+	"grant": object.union(session_policy, {
+		"subject": subject,
+		"duration_seconds": min([max([requested, durations.min]), durations.max]),
+		"roles": bound,
+		"permissions": [s | some r in bound; some s in data.opa_sts.roles[r].statements],
+		"source": {
+			"iss": claims.iss,
+			"sub": object.get(claims, "sub", ""),
+			"client_id": client_id,
+			"aud": object.get(claims, "aud", ""),
+		},
+	}),
 	"rule": "bindings",
+} if {
+	bound := sort(roles)
 }

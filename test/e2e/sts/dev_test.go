@@ -1,0 +1,190 @@
+package sts_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opa-sts/opa-sts/test/e2e/opasts"
+)
+
+// TestDevMode follows the README: `opa-sts dev`, a token from the
+// development issuer, credentials with a plain HTTP POST and with the AWS
+// CLI, as the banner prints them.
+func TestDevMode(t *testing.T) {
+	dir := t.TempDir()
+	api := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
+	stsAddr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, opasts.Binary(t), "dev", "--addr", api, "--sts-addr", stsAddr, "--data-dir", filepath.Join(dir, "state"))
+	cmd.Dir = dir
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	must(t, cmd.Start())
+	defer func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("opa-sts dev output:\n%s", out.String())
+		}
+	}()
+	stsURL := "http://" + stsAddr
+	waitFor(t, stsURL+"/dev/.well-known/openid-configuration")
+	banner := out.String()
+	for _, want := range []string{"DEVELOPMENT mode", "never use in production", "curl -s -u dev-client:", "aws sts assume-role-with-web-identity"} {
+		if !strings.Contains(banner, want) {
+			t.Fatalf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+
+	// 1. A token from the development issuer (client_credentials, basic auth).
+	req, _ := http.NewRequest(http.MethodPost, stsURL+"/dev/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("dev-client", "dev-client-secret")
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	must(t, json.NewDecoder(resp.Body).Decode(&tok))
+	resp.Body.Close()
+	if tok.AccessToken == "" || tok.ExpiresIn != 300 {
+		t.Fatalf("dev token: %+v", tok)
+	}
+	// A wrong secret gets nothing.
+	req, _ = http.NewRequest(http.MethodPost, stsURL+"/dev/token", strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("dev-client", "wrong")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong secret: %v %v", resp, err)
+	}
+
+	// 2. Credentials with a plain form POST, as the banner's curl does.
+	form := url.Values{"Action": {"AssumeRoleWithClientGrants"}, "Version": {"2011-06-15"}, "DurationSeconds": {"3600"}, "Token": {tok.AccessToken}}
+	status, body, _ := post(t, stsURL+"/", "application/x-www-form-urlencoded", form.Encode())
+	if status != 200 || !strings.Contains(body, "<SecretAccessKey>") {
+		t.Fatalf("curl-style request: %d %s", status, body)
+	}
+
+	// 3. The AWS CLI.
+	stdout, stderr, err := awsCLI(t, stsURL, tok.AccessToken)
+	if err != nil || !strings.Contains(stdout, `"AccessKeyId"`) {
+		t.Fatalf("aws cli: %v\n%s\n%s", err, stdout, stderr)
+	}
+
+	// Keys and sessions persist in the data directory.
+	for _, f := range []string{"keys/sts-signing-key.pem", "keys/sts-derivation-secret", "sessions.db", "policy/sts/decision.rego", "config.json"} {
+		if _, err := os.Stat(filepath.Join(dir, "state", f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
+
+// TestWatchConfigReload changes the configuration of a running
+// `opa-sts run --watch-config`: the plugin restarts its listener with the
+// new settings, metrics keep counting, nothing panics.
+func TestWatchConfigReload(t *testing.T) {
+	dir := t.TempDir()
+	policyDir := filepath.Join(dir, "policy")
+	must(t, os.MkdirAll(policyDir, 0o700))
+	stsAddr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
+	writeConfig := func(maxBody int) {
+		writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{
+			"persistence_directory": dir,
+			"plugins": map[string]any{"sts": map[string]any{
+				"addr": stsAddr, "store": map[string]any{"type": "memory"},
+				"limits": map[string]any{"max_body_bytes": maxBody},
+			}},
+		})
+	}
+	writeConfig(1 << 16)
+	must(t, os.WriteFile(filepath.Join(policyDir, "p.rego"), []byte("package sts\n\ndecision := {\"allow\": false, \"reason\": \"closed\"}\n"), 0o600))
+	srv := opasts.Start(t, dir, "-c", filepath.Join(dir, "config.json"), "--watch-config", policyDir)
+	waitFor(t, "http://"+stsAddr+"/.well-known/jwks.json")
+	form := "Action=AssumeRoleWithClientGrants&Version=2011-06-15&Token=" + strings.Repeat("a", 4000)
+	if status, body, _ := post(t, "http://"+stsAddr+"/", "application/x-www-form-urlencoded", form); status != 403 {
+		t.Fatalf("before reload: %d %s", status, body)
+	}
+
+	writeConfig(1024) // now the same request is too large
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		status, _, _ := post(t, "http://"+stsAddr+"/", "application/x-www-form-urlencoded", form)
+		if status == http.StatusRequestEntityTooLarge {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("configuration change not applied (status %d):\n%s", status, srv.Logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	metrics := get(t, srv.URL+"/metrics")
+	// The denials before the restart are still counted after it.
+	if !strings.Contains(metrics, `opa_sts_requests_denied_total{action="AssumeRoleWithClientGrants",code="AccessDenied"} `) ||
+		!strings.Contains(metrics, `code="RequestEntityTooLarge"} `) {
+		t.Fatalf("metrics after the reload:\n%s\n%s", grepLines(metrics, "opa_sts"), srv.Logs())
+	}
+	if strings.Contains(srv.Logs(), "panic") {
+		t.Fatalf("panic in the log:\n%s", srv.Logs())
+	}
+}
+
+func waitFor(t *testing.T, u string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(u)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not up after 30s", u)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func grepLines(text, substr string) string {
+	var b strings.Builder
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), substr) {
+			b.WriteString(sc.Text() + "\n")
+		}
+	}
+	return b.String()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
