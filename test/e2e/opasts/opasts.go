@@ -63,7 +63,7 @@ type Server struct {
 	// URL is the OPA REST API base URL.
 	URL  string
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *SyncBuffer
 	done chan struct{}
 }
 
@@ -77,7 +77,7 @@ func Start(t testing.TB, dir string, args ...string) *Server {
 	full := append([]string{"run", "--server", "--addr", addr, "--log-level", "info"}, args...)
 	cmd := exec.Command(Binary(t), full...)
 	cmd.Dir = dir
-	logs := &syncBuffer{}
+	logs := &SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start opa-sts: %v", err)
@@ -144,18 +144,19 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writers, for process output.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +29,7 @@ func TestDevMode(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, opasts.Binary(t), "dev", "--addr", api, "--sts-addr", stsAddr, "--data-dir", filepath.Join(dir, "state"))
 	cmd.Dir = dir
-	out := &lockedBuffer{}
+	out := &opasts.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	must(t, cmd.Start())
 	defer func() {
@@ -170,21 +169,4 @@ func grepLines(text, substr string) string {
 		}
 	}
 	return b.String()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
