@@ -19,6 +19,7 @@ type state struct {
 	keys      *jwks.Cache
 	verifier  *jwtverify.Verifier
 	providers *providerCache
+	policies  *policyCache
 	sessions  atomic.Pointer[sessionKeys]
 }
 
@@ -28,6 +29,7 @@ func newState(verifiedTokens int) *state {
 		keys:      keys,
 		verifier:  jwtverify.NewVerifier(keys, verifiedTokens),
 		providers: newProviderCache(1024),
+		policies:  newPolicyCache(16384),
 	}
 }
 

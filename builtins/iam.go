@@ -1,0 +1,226 @@
+package builtins
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown/builtins"
+	"github.com/open-policy-agent/opa/v1/types"
+
+	"github.com/opa-sts/opa-sts/internal/iam"
+)
+
+// IAMEvaluateName is the name of the statement evaluation built-in.
+const IAMEvaluateName = "sts.iam_evaluate"
+
+var iamEvaluateDecl = &rego.Function{
+	Name: IAMEvaluateName,
+	Description: "Evaluates IAM-style permission statements (a policy document {Statement: [...]} or a list of " +
+		"statements: Effect, Action/NotAction, Resource/NotResource, Condition, ${...} variables) against a request " +
+		"{action, resource, context: {condition key: value or [values]}, variables: {\"jwt:sub\": ...}}. An explicit " +
+		"Deny wins, then any Allow. Returns {\"decision\": \"allow\"|\"deny\"|\"no_match\", \"statement\": index, " +
+		"\"sid\": Sid}. Variable values are literal (a claim holding * widens nothing); an undefined variable never " +
+		"matches. Statements are compiled once and cached. Malformed statements are an error (fail closed).",
+	Decl: types.NewFunction(
+		types.Args(
+			types.Named("statements", types.A).Description("a policy document or a list of statements"),
+			types.Named("request", anyObject).Description("action, resource, context, variables"),
+		),
+		types.Named("result", anyObject).Description("decision, statement, sid"),
+	),
+}
+
+func init() {
+	rego.RegisterBuiltin2(iamEvaluateDecl, shared.iamEvaluate)
+}
+
+// policyCache keeps compiled statement lists by Rego value (hash, then
+// equality), so a session's grant is compiled once.
+type policyCache struct {
+	entries *lru.Cache[int, []policyEntry]
+}
+
+type policyEntry struct {
+	value  ast.Value
+	policy *iam.Policy
+	err    error
+}
+
+func newPolicyCache(size int) *policyCache {
+	c, _ := lru.New[int, []policyEntry](size)
+	return &policyCache{entries: c}
+}
+
+func (c *policyCache) get(v ast.Value) (*iam.Policy, error) {
+	h := v.Hash()
+	bucket, _ := c.entries.Get(h)
+	for _, e := range bucket {
+		if same(e.value, v) || e.value.Compare(v) == 0 {
+			return e.policy, e.err
+		}
+	}
+	p, err := compilePolicy(v)
+	next := append(append(make([]policyEntry, 0, len(bucket)+1), bucket...), policyEntry{value: v, policy: p, err: err})
+	if len(next) > 4 {
+		next = next[len(next)-4:]
+	}
+	c.entries.Add(h, next)
+	return p, err
+}
+
+func compilePolicy(v ast.Value) (*iam.Policy, error) {
+	native, err := ast.JSON(v)
+	if err != nil {
+		return nil, err
+	}
+	// Round-trip through JSON so numbers are json.Number, as iam expects.
+	raw, err := json.Marshal(native)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return nil, err
+	}
+	return iam.CompileDocument(doc)
+}
+
+var (
+	keyAction    = ast.InternedTerm("action")
+	keyResource  = ast.InternedTerm("resource")
+	keyContext   = ast.InternedTerm("context")
+	keyVariables = ast.InternedTerm("variables")
+	keyDecision  = ast.InternedTerm("decision")
+	keyStatement = ast.InternedTerm("statement")
+	keySid       = ast.InternedTerm("sid")
+)
+
+func (s *state) iamEvaluate(_ rego.BuiltinContext, stmts, reqTerm *ast.Term) (*ast.Term, error) {
+	reqObj, err := builtins.ObjectOperand(reqTerm.Value, 2)
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.policies.get(stmts.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%s: invalid statements: %w", IAMEvaluateName, err)
+	}
+	r, err := iamRequest(reqObj)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", IAMEvaluateName, err)
+	}
+	d, i := p.Evaluate(r)
+	return ast.ObjectTerm(
+		ast.Item(keyDecision, ast.StringTerm(d.String())),
+		ast.Item(keyStatement, ast.IntNumberTerm(i)),
+		ast.Item(keySid, ast.StringTerm(p.Sid(i))),
+	), nil
+}
+
+func iamRequest(o ast.Object) (*iam.Request, error) {
+	r := &iam.Request{}
+	str := func(k *ast.Term) (string, error) {
+		t := o.Get(k)
+		if t == nil {
+			return "", fmt.Errorf("request.%v is required", k)
+		}
+		s, ok := t.Value.(ast.String)
+		if !ok {
+			return "", fmt.Errorf("request.%v must be a string", k)
+		}
+		return string(s), nil
+	}
+	var err error
+	if r.Action, err = str(keyAction); err != nil {
+		return nil, err
+	}
+	if r.Resource, err = str(keyResource); err != nil {
+		return nil, err
+	}
+	if t := o.Get(keyContext); t != nil {
+		ctx, ok := t.Value.(ast.Object)
+		if !ok {
+			return nil, fmt.Errorf("request.context must be an object")
+		}
+		r.Context = make(map[string][]string, ctx.Len())
+		err := ctx.Iter(func(k, v *ast.Term) error {
+			ks, ok := k.Value.(ast.String)
+			if !ok {
+				return fmt.Errorf("request.context keys must be strings")
+			}
+			vals, err := contextValues(v.Value)
+			if err != nil {
+				return fmt.Errorf("request.context[%q]: %w", string(ks), err)
+			}
+			r.Context[strings.ToLower(string(ks))] = vals
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if t := o.Get(keyVariables); t != nil {
+		vars, ok := t.Value.(ast.Object)
+		if !ok {
+			return nil, fmt.Errorf("request.variables must be an object")
+		}
+		r.Vars = make(map[string]string, vars.Len())
+		vars.Foreach(func(k, v *ast.Term) {
+			ks, ok1 := k.Value.(ast.String)
+			vs, ok2 := v.Value.(ast.String)
+			if ok1 && ok2 {
+				r.Vars[strings.ToLower(string(ks))] = string(vs)
+			}
+		})
+	}
+	return r, nil
+}
+
+// contextValues accepts a scalar or an array/set of scalars.
+func contextValues(v ast.Value) ([]string, error) {
+	scalar := func(v ast.Value) (string, bool) {
+		switch v := v.(type) {
+		case ast.String:
+			return string(v), true
+		case ast.Number:
+			return string(v), true
+		case ast.Boolean:
+			if v {
+				return "true", true
+			}
+			return "false", true
+		}
+		return "", false
+	}
+	if s, ok := scalar(v); ok {
+		return []string{s}, nil
+	}
+	var out []string
+	var bad bool
+	each := func(t *ast.Term) {
+		s, ok := scalar(t.Value)
+		if !ok {
+			bad = true
+			return
+		}
+		out = append(out, s)
+	}
+	switch v := v.(type) {
+	case *ast.Array:
+		v.Foreach(each)
+	case ast.Set:
+		v.Foreach(each)
+	default:
+		return nil, fmt.Errorf("must be a string, number, boolean or a list of them")
+	}
+	if bad {
+		return nil, fmt.Errorf("values must be strings, numbers or booleans")
+	}
+	return out, nil
+}

@@ -1,0 +1,226 @@
+package iam
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func mustCompile(t *testing.T, doc string) *Policy {
+	t.Helper()
+	var v any
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&v); err != nil {
+		t.Fatal(err)
+	}
+	p, err := CompileDocument(v)
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	return p
+}
+
+func req(action, resource string, ctx map[string][]string) *Request {
+	return &Request{Action: action, Resource: resource, Context: ctx, Vars: map[string]string{"jwt:sub": "alice", "aws:username": "alice"}}
+}
+
+func TestGlob(t *testing.T) {
+	for _, c := range []struct {
+		pat, s string
+		want   bool
+	}{
+		{"*", "", true}, {"*", "abc", true}, {"a*", "a", true}, {"a*c", "abbbc", true}, {"a*c", "abcd", false},
+		{"a?c", "abc", true}, {"a?c", "ac", false}, {"*b*", "aaabaaa", true}, {"", "", true}, {"", "a", false},
+		{"a*b*c*d", "aXbXcXd", true}, {"a*b*c*d", "aXbXcX", false}, {strings.Repeat("*a", 50), strings.Repeat("a", 60) + "b", false},
+	} {
+		if got := pattern(nil).appendText(c.pat, false).match(c.s, false); got != c.want {
+			t.Errorf("%q ~ %q: got %v", c.pat, c.s, got)
+		}
+	}
+}
+
+const homePolicy = `{"Version": "2012-10-17", "Statement": [
+	{"Sid": "list-home", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::data",
+	 "Condition": {"StringLike": {"s3:prefix": ["home/${jwt:sub}/*", "home/${jwt:sub}"]}}},
+	{"Sid": "rw-home", "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:Delete*"],
+	 "Resource": "arn:aws:s3:::data/home/${jwt:sub}/*"},
+	{"Sid": "read-shared", "Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::data/shared/*"},
+	{"Sid": "no-secrets", "Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::data/*/secret/*"}
+]}`
+
+func TestEvaluate(t *testing.T) {
+	p := mustCompile(t, homePolicy)
+	for _, c := range []struct {
+		name     string
+		r        *Request
+		want     Decision
+		wantStmt string
+	}{
+		{"own object", req("s3:GetObject", "arn:aws:s3:::data/home/alice/a.txt", nil), Allow, "rw-home"},
+		{"action case-insensitive", req("S3:getobject", "arn:aws:s3:::data/home/alice/a.txt", nil), Allow, "rw-home"},
+		{"resource case-sensitive", req("s3:GetObject", "arn:aws:s3:::data/HOME/alice/a.txt", nil), NoMatch, ""},
+		{"someone else's object", req("s3:GetObject", "arn:aws:s3:::data/home/bob/a.txt", nil), NoMatch, ""},
+		{"wildcard action", req("s3:DeleteObjectVersion", "arn:aws:s3:::data/home/alice/a", nil), Allow, "rw-home"},
+		{"shared read", req("s3:GetObjectTagging", "arn:aws:s3:::data/shared/x", nil), Allow, "read-shared"},
+		{"shared write", req("s3:PutObject", "arn:aws:s3:::data/shared/x", nil), NoMatch, ""},
+		{"explicit deny wins", req("s3:GetObject", "arn:aws:s3:::data/home/secret/x", nil), Deny, "no-secrets"},
+		{"deny over own allow", req("s3:GetObject", "arn:aws:s3:::data/home/alice/secret/x", nil), Deny, "no-secrets"},
+		{"list own prefix", req("s3:ListBucket", "arn:aws:s3:::data", map[string][]string{"s3:prefix": {"home/alice/"}}), Allow, "list-home"},
+		{"list other prefix", req("s3:ListBucket", "arn:aws:s3:::data", map[string][]string{"s3:prefix": {"home/bob/"}}), NoMatch, ""},
+		{"list without prefix", req("s3:ListBucket", "arn:aws:s3:::data", nil), NoMatch, ""},
+	} {
+		got, i := p.Evaluate(c.r)
+		if got != c.want || p.Sid(i) != c.wantStmt {
+			t.Errorf("%s: got %v (%q), want %v (%q)", c.name, got, p.Sid(i), c.want, c.wantStmt)
+		}
+	}
+}
+
+func TestVariablesAreLiteralAndMustExist(t *testing.T) {
+	p := mustCompile(t, homePolicy)
+	r := req("s3:GetObject", "arn:aws:s3:::data/home/bob/a.txt", nil)
+	r.Vars = map[string]string{"jwt:sub": "*"} // a hostile subject claim
+	if d, _ := p.Evaluate(r); d != NoMatch {
+		t.Fatalf("a * in a claim widened the grant: %v", d)
+	}
+	r = req("s3:GetObject", "arn:aws:s3:::data/home/*/a.txt", nil)
+	r.Vars = map[string]string{"jwt:sub": "*"}
+	if d, _ := p.Evaluate(r); d != Allow {
+		t.Fatalf("literal * resource: %v", d)
+	}
+	r = req("s3:GetObject", "arn:aws:s3:::data/home//a.txt", nil)
+	r.Vars = map[string]string{}
+	if d, _ := p.Evaluate(r); d != NoMatch {
+		t.Fatalf("undefined variable matched: %v", d)
+	}
+	lit := mustCompile(t, `[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/${*}${?}${$}"}]`)
+	if d, _ := lit.Evaluate(req("s3:GetObject", "arn:aws:s3:::b/*?$", nil)); d != Allow {
+		t.Fatal("${*}${?}${$} escapes")
+	}
+	if d, _ := lit.Evaluate(req("s3:GetObject", "arn:aws:s3:::b/xy$", nil)); d != NoMatch {
+		t.Fatal("escaped wildcards acted as wildcards")
+	}
+}
+
+func TestNotActionNotResource(t *testing.T) {
+	p := mustCompile(t, `[{"Effect": "Deny", "NotAction": ["s3:Get*", "s3:List*"], "Resource": "*"},
+		{"Effect": "Allow", "Action": "s3:*", "NotResource": "arn:aws:s3:::private/*"}]`)
+	cases := map[string]Decision{
+		"s3:GetObject arn:aws:s3:::public/x":  Allow,
+		"s3:PutObject arn:aws:s3:::public/x":  Deny,
+		"s3:GetObject arn:aws:s3:::private/x": NoMatch,
+	}
+	for k, want := range cases {
+		f := strings.Fields(k)
+		if got, _ := p.Evaluate(req(f[0], f[1], nil)); got != want {
+			t.Errorf("%s: got %v want %v", k, got, want)
+		}
+	}
+}
+
+func TestConditions(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cond string
+		ctx  map[string][]string
+		want bool
+	}{
+		{"StringEquals", `{"StringEquals": {"s3:x-amz-acl": "private"}}`, map[string][]string{"s3:x-amz-acl": {"private"}}, true},
+		{"StringEquals no wildcard", `{"StringEquals": {"s3:prefix": "a*"}}`, map[string][]string{"s3:prefix": {"abc"}}, false},
+		{"StringEquals key case", `{"StringEquals": {"S3:Prefix": "a"}}`, map[string][]string{"s3:prefix": {"a"}}, true},
+		{"StringEquals missing", `{"StringEquals": {"s3:prefix": "a"}}`, nil, false},
+		{"StringNotEquals missing", `{"StringNotEquals": {"s3:prefix": "a"}}`, nil, true},
+		{"StringNotEquals other", `{"StringNotEquals": {"s3:prefix": "a"}}`, map[string][]string{"s3:prefix": {"b"}}, true},
+		{"StringNotEquals same", `{"StringNotEquals": {"s3:prefix": "a"}}`, map[string][]string{"s3:prefix": {"a"}}, false},
+		{"StringEqualsIgnoreCase", `{"StringEqualsIgnoreCase": {"k": "ABC"}}`, map[string][]string{"k": {"abc"}}, true},
+		{"StringLike", `{"StringLike": {"k": ["x*", "y?"]}}`, map[string][]string{"k": {"yz"}}, true},
+		{"StringNotLike", `{"StringNotLike": {"k": "x*"}}`, map[string][]string{"k": {"xyz"}}, false},
+		{"IfExists absent", `{"StringEqualsIfExists": {"k": "a"}}`, nil, true},
+		{"IfExists present", `{"StringEqualsIfExists": {"k": "a"}}`, map[string][]string{"k": {"b"}}, false},
+		{"Numeric", `{"NumericLessThanEquals": {"s3:max-keys": 100}}`, map[string][]string{"s3:max-keys": {"50"}}, true},
+		{"Numeric too many", `{"NumericLessThanEquals": {"s3:max-keys": "100"}}`, map[string][]string{"s3:max-keys": {"500"}}, false},
+		{"Numeric garbage", `{"NumericEquals": {"k": 1}}`, map[string][]string{"k": {"one"}}, false},
+		{"Date", `{"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}`, map[string][]string{"aws:currenttime": {"2026-11-28T00:00:00Z"}}, true},
+		{"Date after", `{"DateGreaterThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}`, map[string][]string{"aws:currenttime": {"2026-11-28T00:00:00Z"}}, false},
+		{"Bool", `{"Bool": {"aws:SecureTransport": true}}`, map[string][]string{"aws:securetransport": {"TRUE"}}, true},
+		{"Bool false", `{"Bool": {"aws:SecureTransport": "true"}}`, map[string][]string{"aws:securetransport": {"false"}}, false},
+		{"IpAddress v4", `{"IpAddress": {"aws:SourceIp": ["10.0.0.0/8", "192.168.1.7"]}}`, map[string][]string{"aws:sourceip": {"10.1.2.3"}}, true},
+		{"IpAddress single", `{"IpAddress": {"aws:SourceIp": "192.168.1.7"}}`, map[string][]string{"aws:sourceip": {"192.168.1.8"}}, false},
+		{"IpAddress v6", `{"IpAddress": {"aws:SourceIp": "2001:db8::/32"}}`, map[string][]string{"aws:sourceip": {"2001:db8::1"}}, true},
+		{"IpAddress mapped v4", `{"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}`, map[string][]string{"aws:sourceip": {"::ffff:10.0.0.1"}}, true},
+		{"NotIpAddress", `{"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}`, map[string][]string{"aws:sourceip": {"10.0.0.1"}}, false},
+		{"IpAddress garbage", `{"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}`, map[string][]string{"aws:sourceip": {"not-an-ip"}}, false},
+		{"Null true", `{"Null": {"k": "true"}}`, nil, true},
+		{"Null false", `{"Null": {"k": false}}`, map[string][]string{"k": {"v"}}, true},
+		{"ForAllValues", `{"ForAllValues:StringEquals": {"k": ["a", "b"]}}`, map[string][]string{"k": {"a", "b"}}, true},
+		{"ForAllValues one outside", `{"ForAllValues:StringEquals": {"k": ["a", "b"]}}`, map[string][]string{"k": {"a", "c"}}, false},
+		{"ForAllValues empty", `{"ForAllValues:StringEquals": {"k": ["a"]}}`, nil, true},
+		{"ForAnyValue", `{"ForAnyValue:StringEquals": {"k": ["a"]}}`, map[string][]string{"k": {"c", "a"}}, true},
+		{"variable in condition", `{"StringEquals": {"k": "${jwt:sub}"}}`, map[string][]string{"k": {"alice"}}, true},
+		{"variable undefined in condition", `{"StringEquals": {"k": "${jwt:nope}"}}`, map[string][]string{"k": {""}}, false},
+		{"two keys AND", `{"StringEquals": {"a": "1", "b": "2"}}`, map[string][]string{"a": {"1"}, "b": {"3"}}, false},
+		{"two operators AND", `{"StringEquals": {"a": "1"}, "StringLike": {"b": "2*"}}`, map[string][]string{"a": {"1"}, "b": {"20"}}, true},
+	} {
+		p := mustCompile(t, `[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": `+c.cond+`}]`)
+		got, _ := p.Evaluate(req("s3:GetObject", "arn:aws:s3:::b/k", c.ctx))
+		if (got == Allow) != c.want {
+			t.Errorf("%s: got %v want allow=%v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	for name, doc := range map[string]string{
+		"not a list":         `"s3:*"`,
+		"no statement":       `{"Version": "2012-10-17"}`,
+		"unknown member":     `[{"Effect": "Allow", "Action": "s3:*", "Resource": "*", "Actions": "x"}]`,
+		"bad effect":         `[{"Effect": "allow", "Action": "s3:*", "Resource": "*"}]`,
+		"no action":          `[{"Effect": "Allow", "Resource": "*"}]`,
+		"both":               `[{"Effect": "Allow", "Action": "a", "NotAction": "b", "Resource": "*"}]`,
+		"empty actions":      `[{"Effect": "Allow", "Action": [], "Resource": "*"}]`,
+		"action number":      `[{"Effect": "Allow", "Action": [1], "Resource": "*"}]`,
+		"unknown operator":   `[{"Effect": "Allow", "Action": "a", "Resource": "*", "Condition": {"StringSorta": {"k": "v"}}}]`,
+		"bad number":         `[{"Effect": "Allow", "Action": "a", "Resource": "*", "Condition": {"NumericEquals": {"k": "x"}}}]`,
+		"bad ip":             `[{"Effect": "Allow", "Action": "a", "Resource": "*", "Condition": {"IpAddress": {"k": "x"}}}]`,
+		"bad date":           `[{"Effect": "Allow", "Action": "a", "Resource": "*", "Condition": {"DateEquals": {"k": "x"}}}]`,
+		"unterminated var":   `[{"Effect": "Allow", "Action": "a", "Resource": "arn:${jwt:sub"}]`,
+		"empty var":          `[{"Effect": "Allow", "Action": "a", "Resource": "arn:${}"}]`,
+		"condition not obj":  `[{"Effect": "Allow", "Action": "a", "Resource": "*", "Condition": []}]`,
+		"statement not obj":  `["x"]`,
+		"extra doc member":   `{"Statement": [], "Foo": 1}`,
+		"condition no value": `[{"Effect": "Allow", "Action": "a", "Resource": "*", "Condition": {"StringEquals": {"k": []}}}]`,
+	} {
+		var v any
+		dec := json.NewDecoder(strings.NewReader(doc))
+		dec.UseNumber()
+		_ = dec.Decode(&v)
+		if _, err := CompileDocument(v); err == nil {
+			t.Errorf("%s: compiled", name)
+		}
+	}
+}
+
+func TestSessionPolicyOnlyNarrows(t *testing.T) {
+	identity := mustCompile(t, homePolicy)
+	session := mustCompile(t, `{"Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}}`)
+	own := req("s3:GetObject", "arn:aws:s3:::data/home/alice/a", nil)
+	put := req("s3:PutObject", "arn:aws:s3:::data/home/alice/a", nil)
+	other := req("s3:GetObject", "arn:aws:s3:::data/home/bob/a", nil)
+	if Intersect(identity, session, own) != Allow {
+		t.Error("allowed by both")
+	}
+	if Intersect(identity, session, put) != NoMatch {
+		t.Error("session policy did not narrow PutObject")
+	}
+	if Intersect(identity, session, other) != NoMatch {
+		t.Error("session policy widened the identity's permissions")
+	}
+	if Intersect(identity, nil, put) != Allow {
+		t.Error("no session policy")
+	}
+	deny := mustCompile(t, `[{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]`)
+	if Intersect(identity, deny, own) != Deny {
+		t.Error("session deny")
+	}
+}

@@ -1,0 +1,363 @@
+// Package iam evaluates IAM-style permission statements (Effect, Action,
+// Resource, Condition, with ${...} policy variables) against a request, the
+// way AWS and MinIO do: an explicit Deny wins, then any Allow, else no
+// match. Statements are compiled once and evaluated without allocation on
+// the common path, for request-time authorization.
+package iam
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Decision is the outcome of an evaluation.
+type Decision int
+
+// The decisions. NoMatch means no statement applied (an implicit deny).
+const (
+	NoMatch Decision = iota
+	Allow
+	Deny
+)
+
+func (d Decision) String() string {
+	switch d {
+	case Allow:
+		return "allow"
+	case Deny:
+		return "deny"
+	}
+	return "no_match"
+}
+
+// Request is what is being authorized.
+type Request struct {
+	Action   string // e.g. "s3:GetObject"
+	Resource string // e.g. "arn:aws:s3:::bucket/key"
+	// Context holds condition keys (lower-case) and their values, e.g.
+	// "aws:sourceip": ["10.0.0.1"], "s3:prefix": ["home/alice/"].
+	Context map[string][]string
+	// Vars are the values of policy variables, by name without ${}:
+	// "jwt:sub", "aws:username", ... A statement that uses an undefined
+	// variable does not match.
+	Vars map[string]string
+}
+
+// Policy is a compiled list of statements. It is immutable and safe for
+// concurrent use.
+type Policy struct {
+	statements []statement
+}
+
+// Len is the number of statements.
+func (p *Policy) Len() int { return len(p.statements) }
+
+type statement struct {
+	sid         string
+	deny        bool
+	notAction   bool
+	actions     []template
+	notResource bool
+	resources   []template
+	conditions  []condition
+}
+
+// template is a pattern that may contain ${var} references, resolved per
+// request.
+type template struct {
+	static pattern // set when there are no variables
+	parts  []tpart // otherwise
+	fold   bool
+	any    bool // "*": matches everything, fast path
+}
+
+type tpart struct {
+	text  string // policy text (wildcards active)
+	varID string // variable name, when this part is a reference
+}
+
+// Compile checks and compiles statements given as decoded JSON
+// (map[string]any / []any / string / json.Number / bool). Unknown members,
+// effects, condition operators or malformed values are errors: a policy
+// that cannot be understood must not be half-applied.
+func Compile(statements []any) (*Policy, error) {
+	p := &Policy{statements: make([]statement, 0, len(statements))}
+	for i, raw := range statements {
+		m, ok := raw.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("statement %d is not an object", i)
+		}
+		st, err := compileStatement(m)
+		if err != nil {
+			if sid, _ := m["Sid"].(string); sid != "" {
+				return nil, fmt.Errorf("statement %q: %w", sid, err)
+			}
+			return nil, fmt.Errorf("statement %d: %w", i, err)
+		}
+		p.statements = append(p.statements, st)
+	}
+	return p, nil
+}
+
+// CompileDocument accepts a policy document ({"Version", "Statement"}) or
+// a bare list of statements; "Statement" may be one object or a list.
+func CompileDocument(doc any) (*Policy, error) {
+	switch d := doc.(type) {
+	case []any:
+		return Compile(d)
+	case map[string]any:
+		for k := range d {
+			if k != "Version" && k != "Statement" && k != "Id" {
+				return nil, fmt.Errorf("unknown policy member %q", k)
+			}
+		}
+		switch s := d["Statement"].(type) {
+		case []any:
+			return Compile(s)
+		case map[string]any:
+			return Compile([]any{s})
+		}
+		return nil, errors.New("policy has no Statement")
+	}
+	return nil, errors.New("policy must be an object or a list of statements")
+}
+
+func compileStatement(m map[string]any) (statement, error) {
+	var st statement
+	for k := range m {
+		switch k {
+		case "Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition", "Principal":
+		default:
+			return st, fmt.Errorf("unknown member %q", k)
+		}
+	}
+	st.sid, _ = m["Sid"].(string)
+	switch m["Effect"] {
+	case "Allow":
+	case "Deny":
+		st.deny = true
+	default:
+		return st, errors.New(`Effect must be "Allow" or "Deny"`)
+	}
+	var err error
+	if st.actions, st.notAction, err = compileList(m, "Action", "NotAction", true); err != nil {
+		return st, err
+	}
+	if st.resources, st.notResource, err = compileList(m, "Resource", "NotResource", false); err != nil {
+		return st, err
+	}
+	if c, ok := m["Condition"]; ok {
+		if st.conditions, err = compileConditions(c); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+func compileList(m map[string]any, name, notName string, fold bool) ([]template, bool, error) {
+	v, has := m[name]
+	nv, hasNot := m[notName]
+	switch {
+	case has && hasNot:
+		return nil, false, fmt.Errorf("%s and %s are exclusive", name, notName)
+	case !has && !hasNot:
+		return nil, false, fmt.Errorf("%s is required", name)
+	case hasNot:
+		v = nv
+	}
+	strs, err := stringList(v)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(strs) == 0 {
+		return nil, false, fmt.Errorf("%s is empty", name)
+	}
+	out := make([]template, len(strs))
+	for i, s := range strs {
+		if out[i], err = compileTemplate(s, fold); err != nil {
+			return nil, false, fmt.Errorf("%s %q: %w", name, clip(s), err)
+		}
+	}
+	return out, hasNot, nil
+}
+
+func stringList(v any) ([]string, error) {
+	switch v := v.(type) {
+	case string:
+		return []string{v}, nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, errors.New("must hold strings only")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, errors.New("must be a string or a list of strings")
+}
+
+// compileTemplate parses ${name} references; ${*}, ${?} and ${$} are the
+// literal characters, as in AWS.
+func compileTemplate(s string, fold bool) (template, error) {
+	t := template{fold: fold}
+	if s == "*" {
+		t.any = true
+		return t, nil
+	}
+	if !strings.Contains(s, "${") {
+		t.static = pattern(nil).appendText(s, fold)
+		return t, nil
+	}
+	rest := s
+	for rest != "" {
+		i := strings.Index(rest, "${")
+		if i < 0 {
+			t.parts = append(t.parts, tpart{text: rest})
+			break
+		}
+		if i > 0 {
+			t.parts = append(t.parts, tpart{text: rest[:i]})
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return t, errors.New("unterminated ${")
+		}
+		name := rest[i+2 : i+j]
+		switch name {
+		case "*", "?", "$":
+			t.parts = append(t.parts, tpart{varID: "\x00" + name})
+		case "":
+			return t, errors.New("empty ${}")
+		default:
+			t.parts = append(t.parts, tpart{varID: strings.ToLower(name)})
+		}
+		rest = rest[i+j+1:]
+	}
+	return t, nil
+}
+
+// resolve builds the pattern for one request; ok is false when a variable
+// is undefined.
+func (t *template) resolve(vars map[string]string) (pattern, bool) {
+	if t.parts == nil {
+		return t.static, true
+	}
+	var p pattern
+	for _, part := range t.parts {
+		switch {
+		case part.varID == "":
+			p = p.appendText(part.text, t.fold)
+		case part.varID[0] == 0:
+			p = p.appendLiteral(part.varID[1:], t.fold)
+		default:
+			v, ok := vars[part.varID]
+			if !ok {
+				return nil, false
+			}
+			p = p.appendLiteral(v, t.fold)
+		}
+	}
+	return p, true
+}
+
+func (t *template) matches(s string, vars map[string]string) bool {
+	if t.any {
+		return true
+	}
+	p, ok := t.resolve(vars)
+	return ok && p.match(s, t.fold)
+}
+
+func matchesAny(ts []template, s string, vars map[string]string) bool {
+	for i := range ts {
+		if ts[i].matches(s, vars) {
+			return true
+		}
+	}
+	return false
+}
+
+func (st *statement) applies(r *Request) bool {
+	if matchesAny(st.actions, r.Action, r.Vars) == st.notAction {
+		return false
+	}
+	if matchesAny(st.resources, r.Resource, r.Vars) == st.notResource {
+		return false
+	}
+	for i := range st.conditions {
+		if !st.conditions[i].holds(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Evaluate returns the decision for r and the index of the statement that
+// decided it (-1 for NoMatch).
+func (p *Policy) Evaluate(r *Request) (Decision, int) {
+	allowed := -1
+	for i := range p.statements {
+		st := &p.statements[i]
+		if !st.applies(r) {
+			continue
+		}
+		if st.deny {
+			return Deny, i
+		}
+		if allowed < 0 {
+			allowed = i
+		}
+	}
+	if allowed >= 0 {
+		return Allow, allowed
+	}
+	return NoMatch, -1
+}
+
+// Sid returns the Sid of statement i ("" if none or out of range).
+func (p *Policy) Sid(i int) string {
+	if i < 0 || i >= len(p.statements) {
+		return ""
+	}
+	return p.statements[i].sid
+}
+
+// Intersect evaluates r against identity permissions and an optional
+// session policy (the Policy parameter): a session policy only narrows.
+// Deny from either is Deny; Allow needs both to allow; else NoMatch.
+func Intersect(identity, session *Policy, r *Request) Decision {
+	d, _ := identity.Evaluate(r)
+	if session == nil || d == Deny {
+		return d
+	}
+	s, _ := session.Evaluate(r)
+	switch {
+	case s == Deny:
+		return Deny
+	case d == Allow && s == Allow:
+		return Allow
+	}
+	return NoMatch
+}
+
+func clip(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "..."
+	}
+	return s
+}
+
+// sortedKeys is used for deterministic compilation order.
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
