@@ -96,6 +96,10 @@ func prepareDefaultDecision(b *testing.B, iss string, k *testkeys.Key) rego.Prep
 	if err != nil {
 		b.Fatal(err)
 	}
+	mapping, err := fs.ReadFile(policies.Default, "sts/mapping.rego")
+	if err != nil {
+		b.Fatal(err)
+	}
 	var data map[string]any
 	doc := fmt.Sprintf(`{"opa_sts": {
 		"providers": [{"issuer": %q, "jwks": %s, "audiences": ["sts"]}],
@@ -105,7 +109,7 @@ func prepareDefaultDecision(b *testing.B, iss string, k *testkeys.Key) rego.Prep
 		b.Fatal(err)
 	}
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
-	pq, err := rego.New(rego.Query("data.sts.decision"), rego.Module("decision.rego", string(src)), rego.Store(store)).PrepareForEval(context.Background())
+	pq, err := rego.New(rego.Query("data.sts.decision"), rego.Module("decision.rego", string(src)), rego.Module("mapping.rego", string(mapping)), rego.Store(store)).PrepareForEval(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,14 +6,16 @@
 #   data.opa_sts, so adding an IdP or a team is a data change:
 #
 #     providers  [{issuer, discovery_url | jwks_url | jwks, audiences, ...,
-#                  subject_claim}]     (see docs/verify_token.md)
+#                  subject_claim, groups_claim}]   (see docs/verify_token.md)
 #     roles      {name: {statements: [IAM-style statements]}}
-#     bindings   [{role, issuer, clients: [...], subjects: [...]}]
+#     bindings   [{role, issuer, criteria...}]    (see mapping.rego)
 #     durations  {default, min, max} seconds
 #
 #   The decision document is the plugin's contract: allow, reason, rule,
 #   token_error (on a token failure), grant (when allowed).
 package sts
+
+import data.sts.mapping
 
 default_durations := {"default": 3600, "min": 900, "max": 43200}
 
@@ -44,46 +46,19 @@ decision := {"allow": false, "reason": "no identity provider is configured", "ru
 		"subject": sub,
 		"duration_seconds": min([max([requested, durations.min]), durations.max]),
 		"roles": bound,
-		"permissions": [s | some r in bound; some s in data.opa_sts.roles[r].statements],
+		"permissions": mapping.statements(bound),
 		"source": {"iss": c.iss, "sub": object.get(c, "sub", ""), "client_id": cid, "aud": object.get(c, "aud", "")},
 	}),
 	"rule": "bindings",
 } if {
 	c := token.claims
-	cid := client_id
-	sub := subject
-	bound := sort({b.role |
-		some b in data.opa_sts.bindings
-		b.issuer == c.iss
-		bound_to(b, cid, sub)
-	})
+	cid := mapping.client_id(c)
+	sub := mapping.subject(c, cid)
+	bound := mapping.roles(c, cid, sub)
 	count(bound) > 0
 } else := {"allow": false, "reason": "no role is bound to this identity", "rule": "bindings"} if {
-	subject
+	mapping.subject(token.claims, mapping.client_id(token.claims))
 } else := {"allow": false, "reason": "the token names no subject", "rule": "subject"}
-
-claims := token.claims if token.valid
-
-# The client: azp (Keycloak, WSO2), else client_id (Hydra, oidc-provider).
-client_id := claims.azp if is_string(claims.azp)
-
-else := claims.client_id if is_string(claims.client_id)
-
-else := ""
-
-# The subject: the provider's subject_claim (default "sub"), else the client
-# id (WSO2 client-credentials tokens may carry no "sub").
-subject := s if {
-	some p in providers
-	p.issuer == claims.iss
-	s := claims[object.get(p, "subject_claim", "sub")]
-	is_string(s)
-	s != ""
-} else := client_id if client_id != ""
-
-bound_to(b, cid, _) if cid in b.clients
-
-bound_to(b, _, sub) if sub in b.subjects
 
 # Duration: the requested DurationSeconds (0 or absent means "not given",
 # as minio-go sends) or the default, clamped to [min, max]. The credential
