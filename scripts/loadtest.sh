@@ -20,7 +20,7 @@ DIR=$(mktemp -d)
 trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DIR"' EXIT
 
 mkdir -p "$DIR/policy"
-cp -r "$ROOT/policies/sts" "$ROOT/policies/system" "$ROOT/policies/httpapi" "$DIR/policy/"
+cp -r "$ROOT/policies/sts" "$ROOT/policies/system" "$ROOT/policies/httpapi" "$ROOT/policies/s3" "$DIR/policy/"
 find "$DIR/policy" -name '*_test.rego' -delete
 ISS="http://127.0.0.1:$STS_PORT/dev"
 cat > "$DIR/policy/data.json" <<JSON

@@ -15,6 +15,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/iam"
 	"github.com/opa-sts/opa-sts/internal/sessionstore"
 	"github.com/opa-sts/opa-sts/internal/stswire"
 )
@@ -67,6 +68,11 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		return
 	}
 	out.action = string(req.Action)
+	if werr := checkSessionPolicy(req.Policy); werr != nil {
+		out.err = werr
+		stswire.WriteError(w, werr, requestID)
+		return
+	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), cfg.Limits.requestTimeout())
 	defer cancel()
@@ -140,6 +146,25 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 	if err := stswire.WriteResult(w, res, requestID); err != nil {
 		p.logger().Debug("STS response not written (request %s): %v", requestID, err)
 	}
+}
+
+// checkSessionPolicy rejects a session policy (the Policy parameter) that
+// is not a valid IAM policy: it could never be applied, and a policy that
+// cannot narrow must not be ignored.
+func checkSessionPolicy(policy string) *stswire.Error {
+	if policy == "" {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(policy))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return stswire.MalformedPolicyDocument("the session policy is not JSON")
+	}
+	if _, err := iam.CompileDocument(doc); err != nil {
+		return stswire.MalformedPolicyDocument("the session policy is not a valid policy: " + err.Error())
+	}
+	return nil
 }
 
 // grantFromDecision checks the decision and turns an allowing one into a

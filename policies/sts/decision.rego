@@ -48,6 +48,7 @@ decision := {"allow": false, "reason": "no identity provider is configured", "ru
 		"roles": bound,
 		"permissions": mapping.statements(bound),
 		"source": {"iss": c.iss, "sub": object.get(c, "sub", ""), "client_id": cid, "aud": object.get(c, "aud", "")},
+		"variables": mapping.variables(c, sub),
 	}),
 	"rule": "bindings",
 } if {

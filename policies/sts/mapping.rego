@@ -123,3 +123,11 @@ statements(roles) := [s |
 	some r in roles
 	some s in data.opa_sts.roles[r].statements
 ]
+
+# Policy variables for statements, fixed at issuance and carried by the
+# session: ${jwt:<claim>} for every short string claim, ${aws:username}
+# for the subject.
+variables(c, sub) := object.union(
+	{concat("", ["jwt:", k]): v | some k, v in c; is_string(v); count(v) <= 256},
+	{"aws:username": sub},
+)
