@@ -20,6 +20,7 @@ type state struct {
 	verifier  *jwtverify.Verifier
 	providers *providerCache
 	policies  *policyCache
+	mappings  *mappingCache
 	sessions  atomic.Pointer[sessionKeys]
 }
 
@@ -30,6 +31,7 @@ func newState(verifiedTokens int) *state {
 		verifier:  jwtverify.NewVerifier(keys, verifiedTokens),
 		providers: newProviderCache(1024),
 		policies:  newPolicyCache(16384),
+		mappings:  newMappingCache(64),
 	}
 }
 

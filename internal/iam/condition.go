@@ -247,6 +247,13 @@ func parseDate(s string) (time.Time, bool) {
 // holds evaluates the condition against the request.
 func (c *condition) holds(r *Request) bool {
 	vals, present := r.Context[c.key]
+	if !present {
+		// MinIO names condition keys without their service prefix
+		// ("sourceip" for "aws:SourceIp", "prefix" for "s3:prefix").
+		if i := strings.IndexByte(c.key, ':'); i >= 0 {
+			vals, present = r.Context[c.key[i+1:]]
+		}
+	}
 	if c.kind == opNull {
 		return c.null == !present
 	}

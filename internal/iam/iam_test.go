@@ -160,6 +160,8 @@ func TestConditions(t *testing.T) {
 		{"variable in condition", `{"StringEquals": {"k": "${jwt:sub}"}}`, map[string][]string{"k": {"alice"}}, true},
 		{"variable undefined in condition", `{"StringEquals": {"k": "${jwt:nope}"}}`, map[string][]string{"k": {""}}, false},
 		{"two keys AND", `{"StringEquals": {"a": "1", "b": "2"}}`, map[string][]string{"a": {"1"}, "b": {"3"}}, false},
+		{"unprefixed key (MinIO)", `{"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}, "StringLike": {"s3:prefix": "home/*"}}`, map[string][]string{"sourceip": {"10.1.1.1"}, "prefix": {"home/a"}}, true},
+		{"prefixed key wins", `{"StringEquals": {"s3:prefix": "a"}}`, map[string][]string{"s3:prefix": {"a"}, "prefix": {"b"}}, true},
 		{"two operators AND", `{"StringEquals": {"a": "1"}, "StringLike": {"b": "2*"}}`, map[string][]string{"a": {"1"}, "b": {"20"}}, true},
 	} {
 		p := mustCompile(t, `[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": `+c.cond+`}]`)

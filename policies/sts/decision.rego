@@ -48,17 +48,18 @@ decision := {"allow": false, "reason": "no identity provider is configured", "ru
 		"roles": bound,
 		"permissions": mapping.statements(bound),
 		"source": {"iss": c.iss, "sub": object.get(c, "sub", ""), "client_id": cid, "aud": object.get(c, "aud", "")},
-		"variables": mapping.variables(c, sub),
+		"variables": id.variables,
 	}),
 	"rule": "bindings",
 } if {
 	c := token.claims
-	cid := mapping.client_id(c)
-	sub := mapping.subject(c, cid)
-	bound := mapping.roles(c, cid, sub)
+	id := mapping.identity(c)
+	sub := id.subject
+	cid := id.client_id
+	bound := id.roles
 	count(bound) > 0
 } else := {"allow": false, "reason": "no role is bound to this identity", "rule": "bindings"} if {
-	mapping.subject(token.claims, mapping.client_id(token.claims))
+	mapping.identity(token.claims).subject
 } else := {"allow": false, "reason": "the token names no subject", "rule": "subject"}
 
 # Duration: the requested DurationSeconds (0 or absent means "not given",

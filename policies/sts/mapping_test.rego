@@ -20,8 +20,7 @@ config := {
 }
 
 roles_of(claims) := r if {
-	cid := mapping.client_id(claims)
-	r := mapping.roles(claims, cid, mapping.subject(claims, cid)) with data.opa_sts as config
+	r := mapping.identity(claims).roles with data.opa_sts as config
 }
 
 test_scope_string_and_scp_array if {
@@ -66,9 +65,21 @@ test_statements_of_roles if {
 }
 
 test_subject_rules if {
-	mapping.subject({"iss": iss, "sub": "u1"}, "app") == "u1" with data.opa_sts as config
-	mapping.subject({"iss": iss}, "app") == "app" with data.opa_sts as config
-	not mapping.subject({"iss": iss}, "") with data.opa_sts as config
-	mapping.client_id({"client_id": "c"}) == "c"
-	mapping.client_id({}) == ""
+	mapping.identity({"iss": iss, "sub": "u1", "azp": "app"}).subject == "u1" with data.opa_sts as config
+	mapping.identity({"iss": iss, "azp": "app"}).subject == "app" with data.opa_sts as config
+	not mapping.identity({"iss": iss}).subject with data.opa_sts as config
+	mapping.identity({"client_id": "c"}).client_id == "c" with data.opa_sts as config
+	mapping.identity({}).client_id == "" with data.opa_sts as config
+}
+
+test_variables if {
+	v := mapping.identity({"iss": iss, "sub": "u1", "preferred_username": "alice", "n": 1}).variables with data.opa_sts as config
+	v["jwt:preferred_username"] == "alice"
+	v["aws:username"] == "u1"
+	not v["jwt:n"]
+}
+
+test_misspelt_binding_is_an_error if {
+	cfg := object.union(config, {"bindings": [{"role": "r", "issuer": iss, "client": ["app"]}]})
+	not mapping.identity({"iss": iss, "azp": "app"}) with data.opa_sts as cfg
 }

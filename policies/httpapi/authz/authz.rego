@@ -27,45 +27,39 @@ default decision := {"allow": false, "reason": "no statement allows this request
 
 decision := {"allow": true, "reason": "MinIO owner credentials", "rule": "owner"} if {
 	input.owner == true
-} else := {"allow": result.decision != "deny", "reason": reason, "rule": "deny_only", "statement": result.statement, "sid": result.sid} if {
+} else := {"allow": outcome != "deny", "reason": concat("", [outcome, " (deny-only check)"]), "rule": "deny_only"} if {
 	input.denyOnly == true
-} else := {"allow": result.decision == "allow", "reason": reason, "rule": "statements", "statement": result.statement, "sid": result.sid, "roles": roles}
-
-reason := sprintf("%s by statement %d of roles %v", [result.decision, result.statement, roles])
+} else := {"allow": outcome == "allow", "reason": concat("", [outcome, " for roles ", concat(",", roles)]), "rule": "statements", "roles": roles}
 
 claims := object.get(input, "claims", {})
 
-roles := r if {
-	cid := mapping.client_id(claims)
-	r := mapping.roles(claims, cid, mapping.subject(claims, cid))
-} else := []
+id := mapping.identity(claims)
 
-result := sts.iam_evaluate(mapping.statements(roles), {
+default roles := []
+
+roles := id.roles
+
+# MinIO's condition keys ("SourceIp", "prefix") are matched by statements'
+# AWS names ("aws:SourceIp", "s3:prefix"): sts.iam_evaluate falls back to
+# the unprefixed key.
+request := {
 	"action": input.action,
 	"resource": resource,
-	"context": context,
-	"variables": variables,
-})
+	"context": object.get(input, "conditions", {}),
+	"variables": object.union(object.get(id, "variables", {}), {"aws:username": object.get(input, "account", "")}),
+}
+
+# Each role's statements are evaluated as stored (compiled once, found again
+# by identity); across roles an explicit Deny wins, then any Allow, exactly
+# as if the statements were one list.
+decisions contains sts.iam_evaluate(data.opa_sts.roles[role].statements, request).decision if some role in roles
+
+outcome := "deny" if {
+	"deny" in decisions
+} else := "allow" if {
+	"allow" in decisions
+} else := "no_match"
 
 resource := concat("", ["arn:aws:s3:::", input.bucket, "/", input.object]) if {
 	input.object != ""
 } else := concat("", ["arn:aws:s3:::", input.bucket])
-
-# MinIO names condition keys without their prefix ("SourceIp", "prefix");
-# statements use AWS names ("aws:SourceIp", "s3:prefix"). Both are given.
-aws_keys := {"sourceip", "currenttime", "epochtime", "securetransport", "useragent", "referer", "principaltype", "userid", "username", "groups"}
-
-context := object.union(
-	{k: v | some k, v in object.get(input, "conditions", {})},
-	{prefixed(k): v | some k, v in object.get(input, "conditions", {})},
-)
-
-prefixed(k) := concat("", ["aws:", k]) if lower(k) in aws_keys
-
-else := concat("", ["s3:", k])
-
-# Policy variables: ${jwt:<claim>} for every string claim, ${aws:username}.
-variables := object.union(
-	{concat("", ["jwt:", k]): v | some k, v in claims; is_string(v)},
-	{"aws:username": object.get(input, "account", "")},
-)

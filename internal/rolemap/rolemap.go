@@ -1,0 +1,368 @@
+// Package rolemap resolves a verified identity (token claims) to the roles
+// bound to it, from bindings given as data. It is the compiled form of the
+// mapping rules: bindings are checked and indexed once, then resolving a
+// claims set costs microseconds whatever the number of bindings of other
+// issuers.
+//
+// A binding applies when its issuer is the claims' "iss" and every
+// criterion it names holds (OR within a list, AND across criteria); a
+// binding naming no criterion never applies:
+//
+//	clients       azp (else client_id) is one of
+//	subjects      the subject is one of
+//	scopes        one of the token's scopes ("scope", space-separated, or "scp")
+//	groups        one of the values of the provider's groups_claim (default "groups")
+//	realm_roles   one of Keycloak's realm_access.roles
+//	client_roles  {client: [roles]}: one of resource_access.<client>.roles
+//	claims        {claim: [values]}: each named claim is (or contains) one of the values
+package rolemap
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// Identity is what the claims resolve to.
+type Identity struct {
+	ClientID string
+	Subject  string // "" when the claims name none
+	Roles    []string
+}
+
+// Config is compiled configuration: provider settings and bindings by issuer.
+type Config struct {
+	providers map[string]provider
+	bindings  map[string][]binding
+}
+
+type provider struct {
+	subjectClaim string
+	groupsClaim  string
+}
+
+type set map[string]struct{}
+
+type binding struct {
+	role        string
+	clients     set
+	subjects    set
+	scopes      set
+	groups      set
+	realmRoles  set
+	clientRoles map[string]set
+	claims      map[string]set
+}
+
+var bindingMembers = map[string]bool{
+	"role": true, "issuer": true, "clients": true, "subjects": true, "scopes": true, "groups": true,
+	"realm_roles": true, "client_roles": true, "claims": true, "description": true,
+}
+
+// Compile reads {"providers": [...], "bindings": [...]} (other members are
+// ignored). Bindings with unknown members are an error: a misspelt
+// criterion would otherwise silently never match.
+func Compile(cfg ast.Object) (*Config, error) {
+	c := &Config{providers: map[string]provider{}, bindings: map[string][]binding{}}
+	if t := cfg.Get(ast.StringTerm("providers")); t != nil {
+		arr, ok := t.Value.(*ast.Array)
+		if !ok {
+			return nil, errors.New("providers must be an array")
+		}
+		for i := range arr.Len() {
+			p, ok := arr.Elem(i).Value.(ast.Object)
+			if !ok {
+				return nil, fmt.Errorf("providers[%d] is not an object", i)
+			}
+			iss, _ := str(p, "issuer")
+			sc, _ := str(p, "subject_claim")
+			gc, _ := str(p, "groups_claim")
+			if sc == "" {
+				sc = "sub"
+			}
+			if gc == "" {
+				gc = "groups"
+			}
+			c.providers[iss] = provider{subjectClaim: sc, groupsClaim: gc}
+		}
+	}
+	if t := cfg.Get(ast.StringTerm("bindings")); t != nil {
+		arr, ok := t.Value.(*ast.Array)
+		if !ok {
+			return nil, errors.New("bindings must be an array")
+		}
+		for i := range arr.Len() {
+			b, iss, err := compileBinding(arr.Elem(i).Value)
+			if err != nil {
+				return nil, fmt.Errorf("bindings[%d]: %w", i, err)
+			}
+			if b != nil {
+				c.bindings[iss] = append(c.bindings[iss], *b)
+			}
+		}
+	}
+	return c, nil
+}
+
+func compileBinding(v ast.Value) (*binding, string, error) {
+	o, ok := v.(ast.Object)
+	if !ok {
+		return nil, "", errors.New("not an object")
+	}
+	var err error
+	o.Foreach(func(k, _ *ast.Term) {
+		if s, ok := k.Value.(ast.String); !ok || !bindingMembers[string(s)] {
+			err = fmt.Errorf("unknown member %v", k)
+		}
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	b := &binding{}
+	var iss string
+	var ok1, ok2 bool
+	if b.role, ok1 = str(o, "role"); !ok1 || b.role == "" {
+		return nil, "", errors.New("role (a string) is required")
+	}
+	if iss, ok2 = str(o, "issuer"); !ok2 || iss == "" {
+		return nil, "", errors.New("issuer (a string) is required")
+	}
+	criteria := 0
+	for name, dst := range map[string]*set{"clients": &b.clients, "subjects": &b.subjects, "scopes": &b.scopes, "groups": &b.groups, "realm_roles": &b.realmRoles} {
+		if t := o.Get(ast.StringTerm(name)); t != nil {
+			if *dst, err = stringSet(t.Value); err != nil {
+				return nil, "", fmt.Errorf("%s: %w", name, err)
+			}
+			criteria++
+		}
+	}
+	for name, dst := range map[string]*map[string]set{"client_roles": &b.clientRoles, "claims": &b.claims} {
+		if t := o.Get(ast.StringTerm(name)); t != nil {
+			m, ok := t.Value.(ast.Object)
+			if !ok {
+				return nil, "", fmt.Errorf("%s must map names to lists", name)
+			}
+			*dst = map[string]set{}
+			var e error
+			m.Foreach(func(k, v *ast.Term) {
+				ks, ok := k.Value.(ast.String)
+				if !ok {
+					e = fmt.Errorf("%s keys must be strings", name)
+					return
+				}
+				s, err := stringSet(v.Value)
+				if err != nil {
+					e = fmt.Errorf("%s.%s: %w", name, string(ks), err)
+					return
+				}
+				(*dst)[string(ks)] = s
+			})
+			if e != nil {
+				return nil, "", e
+			}
+			criteria++
+		}
+	}
+	if criteria == 0 {
+		return nil, iss, nil // names no criterion: never applies
+	}
+	return b, iss, nil
+}
+
+func stringSet(v ast.Value) (set, error) {
+	s := set{}
+	add := func(t *ast.Term) error {
+		str, ok := t.Value.(ast.String)
+		if !ok {
+			return errors.New("must hold strings only")
+		}
+		s[string(str)] = struct{}{}
+		return nil
+	}
+	switch v := v.(type) {
+	case ast.String:
+		s[string(v)] = struct{}{}
+	case *ast.Array:
+		for i := range v.Len() {
+			if err := add(v.Elem(i)); err != nil {
+				return nil, err
+			}
+		}
+	case ast.Set:
+		for _, t := range v.Slice() {
+			if err := add(t); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, errors.New("must be a string or a list of strings")
+	}
+	return s, nil
+}
+
+func str(o ast.Object, k string) (string, bool) {
+	t := o.Get(ast.StringTerm(k))
+	if t == nil {
+		return "", false
+	}
+	s, ok := t.Value.(ast.String)
+	return string(s), ok
+}
+
+// Resolve returns the identity of claims.
+func (c *Config) Resolve(claims ast.Object) Identity {
+	var id Identity
+	iss, _ := str(claims, "iss")
+	if azp, ok := str(claims, "azp"); ok {
+		id.ClientID = azp
+	} else if cid, ok := str(claims, "client_id"); ok {
+		id.ClientID = cid
+	}
+	p, known := c.providers[iss]
+	if !known {
+		p = provider{subjectClaim: "sub", groupsClaim: "groups"}
+	}
+	if s, ok := str(claims, p.subjectClaim); ok && s != "" {
+		id.Subject = s
+	} else {
+		id.Subject = id.ClientID
+	}
+	bindings := c.bindings[iss]
+	if len(bindings) == 0 {
+		return id
+	}
+	// Claim-derived values, computed once for all bindings.
+	f := facts{
+		scopes:     scopes(claims),
+		groups:     values(claims.Get(ast.StringTerm(p.groupsClaim))),
+		realmRoles: values(path(claims, "realm_access", "roles")),
+	}
+	seen := map[string]bool{}
+	for i := range bindings {
+		b := &bindings[i]
+		if !seen[b.role] && b.applies(claims, &id, &f) {
+			seen[b.role] = true
+			id.Roles = append(id.Roles, b.role)
+		}
+	}
+	sort.Strings(id.Roles)
+	return id
+}
+
+type facts struct {
+	scopes, groups, realmRoles []string
+}
+
+func (b *binding) applies(c ast.Object, id *Identity, f *facts) bool {
+	if b.clients != nil && !b.clients.has(id.ClientID) {
+		return false
+	}
+	if b.subjects != nil && (id.Subject == "" || !b.subjects.has(id.Subject)) {
+		return false
+	}
+	if b.scopes != nil && !b.scopes.anyOf(f.scopes) {
+		return false
+	}
+	if b.groups != nil && !b.groups.anyOf(f.groups) {
+		return false
+	}
+	if b.realmRoles != nil && !b.realmRoles.anyOf(f.realmRoles) {
+		return false
+	}
+	if b.clientRoles != nil {
+		found := false
+		for client, roles := range b.clientRoles {
+			if roles.anyOf(values(path(c, "resource_access", client, "roles"))) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	for claim, want := range b.claims {
+		if !want.anyOf(values(c.Get(ast.StringTerm(claim)))) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s set) has(v string) bool {
+	_, ok := s[v]
+	return ok
+}
+
+func (s set) anyOf(vals []string) bool {
+	for _, v := range vals {
+		if s.has(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// values returns the string (or strings of an array) of t.
+func values(t *ast.Term) []string {
+	if t == nil {
+		return nil
+	}
+	switch v := t.Value.(type) {
+	case ast.String:
+		return []string{string(v)}
+	case *ast.Array:
+		out := make([]string, 0, v.Len())
+		for i := range v.Len() {
+			if s, ok := v.Elem(i).Value.(ast.String); ok {
+				out = append(out, string(s))
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func path(o ast.Object, keys ...string) *ast.Term {
+	var t *ast.Term
+	for _, k := range keys {
+		if o == nil {
+			return nil
+		}
+		t = o.Get(ast.StringTerm(k))
+		if t == nil {
+			return nil
+		}
+		o, _ = t.Value.(ast.Object)
+	}
+	return t
+}
+
+func scopes(c ast.Object) []string {
+	if s, ok := str(c, "scope"); ok {
+		return strings.Fields(s)
+	}
+	return values(c.Get(ast.StringTerm("scp")))
+}
+
+// MaxVariableBytes bounds a claim value offered as a policy variable.
+const MaxVariableBytes = 256
+
+// Variables returns the policy variables of claims: ${jwt:<claim>} for
+// every string claim up to MaxVariableBytes, and ${aws:username} for the
+// subject.
+func Variables(claims ast.Object, subject string) ast.Object {
+	items := make([][2]*ast.Term, 0, claims.Len()+1)
+	claims.Foreach(func(k, v *ast.Term) {
+		ks, ok1 := k.Value.(ast.String)
+		vs, ok2 := v.Value.(ast.String)
+		if ok1 && ok2 && len(vs) <= MaxVariableBytes && string(ks) != "aws:username" {
+			items = append(items, [2]*ast.Term{ast.StringTerm("jwt:" + string(ks)), v})
+		}
+	})
+	items = append(items, [2]*ast.Term{ast.StringTerm("aws:username"), ast.StringTerm(subject)})
+	return ast.NewObject(items...)
+}
