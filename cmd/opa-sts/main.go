@@ -12,6 +12,7 @@ import (
 	"github.com/open-policy-agent/opa/cmd"
 	"github.com/open-policy-agent/opa/v1/runtime"
 	"github.com/open-policy-agent/opa/v1/version"
+	"github.com/spf13/cobra"
 
 	_ "github.com/opa-sts/opa-sts/builtins" // registers the sts.* built-ins
 	"github.com/opa-sts/opa-sts/plugin/sts"
@@ -41,6 +42,7 @@ func run() int {
 	root.Use = "opa-sts"
 	root.Short = "opa-sts: a policy-centric Security Token Service built on Open Policy Agent"
 	root.AddCommand(newDevCommand())
+	readASTFromStoreByDefault(root)
 
 	if err := root.Execute(); err != nil {
 		// Keep OPA's exit codes (eval --fail, test failures, ...).
@@ -50,4 +52,22 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// readASTFromStoreByDefault turns OPA's --optimize-store-for-read-speed on
+// by default in the commands that evaluate policy. opa-sts policies keep
+// providers, roles and bindings in data: without it every query converts
+// that data into Rego values again, and the built-ins' compiled caches
+// cannot recognise it by identity. --optimize-store-for-read-speed=false
+// restores OPA's default.
+func readASTFromStoreByDefault(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "run", "eval", "bench":
+			if f := c.Flags().Lookup("optimize-store-for-read-speed"); f != nil {
+				_ = f.Value.Set("true")
+				f.DefValue = "true"
+			}
+		}
+	}
 }
