@@ -9,7 +9,9 @@
 #                  subject_claim, groups_claim}]   (see docs/verify_token.md)
 #     roles      {name: {statements: [IAM-style statements]}}
 #     bindings   [{role, issuer, criteria...}]    (see mapping.rego)
-#     durations  {default, min, max} seconds
+#     durations  {default, min, max, clamp_to_token_exp} seconds; a provider
+#                may override them with its own "durations", and a role
+#                may cap them with "max_duration_seconds"
 #
 #   The decision document is the plugin's contract: allow, reason, rule,
 #   token_error (on a token failure), grant (when allowed).
@@ -44,7 +46,7 @@ decision := {"allow": false, "reason": "no identity provider is configured", "ru
 	"reason": concat("", ["roles ", concat(",", bound), " bound to ", sub]),
 	"grant": object.union(session_policy, {
 		"subject": sub,
-		"duration_seconds": min([max([requested, durations.min]), durations.max]),
+		"duration_seconds": duration(c, bound),
 		"roles": bound,
 		"permissions": mapping.statements(bound),
 		"source": {"iss": c.iss, "sub": object.get(c, "sub", ""), "client_id": cid, "aud": object.get(c, "aud", "")},
@@ -63,11 +65,33 @@ decision := {"allow": false, "reason": "no identity provider is configured", "ru
 } else := {"allow": false, "reason": "the token names no subject", "rule": "subject"}
 
 # Duration: the requested DurationSeconds (0 or absent means "not given",
-# as minio-go sends) or the default, clamped to [min, max]. The credential
-# may outlive the identity token, as with AWS.
-requested := input.duration_seconds if input.duration_seconds > 0
+# as minio-go sends) or the default, clamped to [min, max] where the
+# settings are the provider's "durations" over data.opa_sts.durations over
+# the defaults, and max is further capped by the granted roles'
+# max_duration_seconds. The credential may outlive the identity token, as
+# with AWS, unless clamp_to_token_exp is set: then it ends with the token
+# (and the STS refuses a credential shorter than one minute).
+settings(c) := object.union(durations, p.durations) if {
+	some p in providers
+	p.issuer == c.iss
+	p.durations
+} else := durations
 
-else := durations.default
+duration(c, roles) := d if {
+	s := settings(c)
+	caps := [m | some r in roles; m := data.opa_sts.roles[r].max_duration_seconds]
+	upper := min(array.concat([s.max], caps))
+	wanted := requested(s)
+	d := min([max([wanted, s.min]), upper, token_limit(c, s)])
+}
+
+requested(s) := input.duration_seconds if input.duration_seconds > 0
+
+else := s.default
+
+token_limit(c, s) := floor(c.exp - (time.now_ns() / 1000000000)) if s.clamp_to_token_exp
+
+else := 366 * 86400
 
 # The session policy (Policy parameter) travels with the grant: enforcement
 # intersects it with the permissions, so it can only narrow them.

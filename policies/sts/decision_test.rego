@@ -126,3 +126,24 @@ test_session_policy_travels_in_the_grant if {
 		with input as {"token": token({}), "duration_seconds": 0, "policy_document": policy}
 	d.grant.session_policy == policy
 }
+
+test_provider_durations_override if {
+	cfg := object.union(config, {"providers": [object.union(config.providers[0], {"durations": {"default": 600, "min": 300}})]})
+	d := sts.decision with data.opa_sts as cfg with input as {"token": token({}), "duration_seconds": 0}
+	d.grant.duration_seconds == 600
+	e := sts.decision with data.opa_sts as cfg with input as {"token": token({}), "duration_seconds": 60}
+	e.grant.duration_seconds == 300
+}
+
+test_role_caps_the_duration if {
+	cfg := object.union(config, {"roles": object.union(config.roles, {"reader": object.union(config.roles.reader, {"max_duration_seconds": 1800})})})
+	d := sts.decision with data.opa_sts as cfg with input as {"token": token({}), "duration_seconds": 7200}
+	d.grant.duration_seconds == 1800
+}
+
+test_clamp_to_token_exp if {
+	cfg := object.union(config, {"durations": {"clamp_to_token_exp": true, "min": 60}})
+	d := sts.decision with data.opa_sts as cfg with input as {"token": token({"exp": now + 1000}), "duration_seconds": 7200}
+	d.grant.duration_seconds <= 1000
+	d.grant.duration_seconds >= 990
+}

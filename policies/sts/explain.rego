@@ -35,5 +35,5 @@ result := {
 	"reason": concat("", ["roles ", concat(",", id.roles), " bound to ", id.subject]),
 	"identity": id,
 	"permissions": mapping.statements(id.roles),
-	"duration_seconds": min([max([sts.requested, sts.durations.min]), sts.durations.max]),
+	"duration_seconds": sts.duration(object.union({"exp": 4102444800}, input.claims), id.roles),
 }
