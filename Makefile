@@ -39,12 +39,13 @@ lint: build check-capabilities
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
 		if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
-	$(BIN) fmt --fail --list policies/
-	$(BIN) check --strict policies/
+	$(BIN) fmt --fail --list policies/ bundles/ test/bench/
+	$(BIN) check --strict policies/ bundles/example/
+	$(BIN) check test/bench/minio-stock/
 
 test-rego: build
-	$(BIN) test --coverage --threshold 90 --format json policies/ > /dev/null
-	$(BIN) test -v policies/ | tail -n 3
+	$(BIN) test --coverage --threshold 90 --format json policies/ bundles/example/ > /dev/null
+	$(BIN) test -v policies/ bundles/example/ | tail -n 3
 
 test-race:
 	$(GO) test -race -count=1 ./internal/...
