@@ -9,6 +9,7 @@ import (
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/opa-sts/opa-sts/internal/astutil"
 	"github.com/opa-sts/opa-sts/internal/jwks"
 	"github.com/opa-sts/opa-sts/internal/jwtverify"
 )
@@ -193,32 +194,9 @@ func parseProvider(v ast.Value, allowInsecureHTTP bool) (*jwtverify.Provider, er
 }
 
 func stringList(name string, v ast.Value) ([]string, error) {
-	var out []string
-	add := func(t *ast.Term) error {
-		s, ok := t.Value.(ast.String)
-		if !ok {
-			return fmt.Errorf("%s must hold only strings", name)
-		}
-		out = append(out, string(s))
-		return nil
-	}
-	switch v := v.(type) {
-	case ast.String:
-		return []string{string(v)}, nil
-	case *ast.Array:
-		for i := range v.Len() {
-			if err := add(v.Elem(i)); err != nil {
-				return nil, err
-			}
-		}
-	case ast.Set:
-		for _, t := range v.Slice() {
-			if err := add(t); err != nil {
-				return nil, err
-			}
-		}
-	default:
-		return nil, fmt.Errorf("%s must be a string or an array of strings", name)
+	out, err := astutil.Strings(v)
+	if err != nil {
+		return nil, fmt.Errorf("%s %w", name, err)
 	}
 	return out, nil
 }

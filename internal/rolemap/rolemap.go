@@ -24,6 +24,8 @@ import (
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/opa-sts/opa-sts/internal/astutil"
 )
 
 // Identity is what the claims resolve to.
@@ -173,32 +175,13 @@ func compileBinding(v ast.Value) (*binding, string, error) {
 }
 
 func stringSet(v ast.Value) (set, error) {
-	s := set{}
-	add := func(t *ast.Term) error {
-		str, ok := t.Value.(ast.String)
-		if !ok {
-			return errors.New("must hold strings only")
-		}
-		s[string(str)] = struct{}{}
-		return nil
+	strs, err := astutil.Strings(v)
+	if err != nil {
+		return nil, err
 	}
-	switch v := v.(type) {
-	case ast.String:
-		s[string(v)] = struct{}{}
-	case *ast.Array:
-		for i := range v.Len() {
-			if err := add(v.Elem(i)); err != nil {
-				return nil, err
-			}
-		}
-	case ast.Set:
-		for _, t := range v.Slice() {
-			if err := add(t); err != nil {
-				return nil, err
-			}
-		}
-	default:
-		return nil, errors.New("must be a string or a list of strings")
+	s := make(set, len(strs))
+	for _, x := range strs {
+		s[x] = struct{}{}
 	}
 	return s, nil
 }

@@ -43,9 +43,6 @@ func TestBoltConformance(t *testing.T) {
 }
 
 func TestBoltConformanceSynced(t *testing.T) {
-	if testing.Short() {
-		t.Skip("fsync on every batch")
-	}
 	testStore(t, func(t *testing.T) sessionstore.Store {
 		b, err := sessionstore.OpenBolt(filepath.Join(t.TempDir(), "sessions.db"), sessionstore.BoltOptions{})
 		if err != nil {
