@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown/builtins"
@@ -37,40 +36,6 @@ var iamEvaluateDecl = &rego.Function{
 
 func init() {
 	rego.RegisterBuiltin2(iamEvaluateDecl, shared.iamEvaluate)
-}
-
-// policyCache keeps compiled statement lists by Rego value (hash, then
-// equality), so a session's grant is compiled once.
-type policyCache struct {
-	entries *lru.Cache[int, []policyEntry]
-}
-
-type policyEntry struct {
-	value  ast.Value
-	policy *iam.Policy
-	err    error
-}
-
-func newPolicyCache(size int) *policyCache {
-	c, _ := lru.New[int, []policyEntry](size)
-	return &policyCache{entries: c}
-}
-
-func (c *policyCache) get(v ast.Value) (*iam.Policy, error) {
-	h := v.Hash()
-	bucket, _ := c.entries.Get(h)
-	for _, e := range bucket {
-		if same(e.value, v) || e.value.Compare(v) == 0 {
-			return e.policy, e.err
-		}
-	}
-	p, err := compilePolicy(v)
-	next := append(append(make([]policyEntry, 0, len(bucket)+1), bucket...), policyEntry{value: v, policy: p, err: err})
-	if len(next) > 4 {
-		next = next[len(next)-4:]
-	}
-	c.entries.Add(h, next)
-	return p, err
 }
 
 func compilePolicy(v ast.Value) (*iam.Policy, error) {

@@ -3,7 +3,6 @@ package builtins
 import (
 	"fmt"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/topdown/builtins"
@@ -33,38 +32,6 @@ var identityDecl = &rego.Function{
 
 func init() {
 	rego.RegisterBuiltin2(identityDecl, shared.identity)
-}
-
-type mappingCache struct {
-	entries *lru.Cache[int, []mappingEntry]
-}
-
-type mappingEntry struct {
-	value ast.Value
-	cfg   *rolemap.Config
-	err   error
-}
-
-func newMappingCache(size int) *mappingCache {
-	c, _ := lru.New[int, []mappingEntry](size)
-	return &mappingCache{entries: c}
-}
-
-func (c *mappingCache) get(v ast.Object) (*rolemap.Config, error) {
-	h := v.Hash()
-	bucket, _ := c.entries.Get(h)
-	for _, e := range bucket {
-		if same(e.value, v) || e.value.Compare(v) == 0 {
-			return e.cfg, e.err
-		}
-	}
-	cfg, err := rolemap.Compile(v)
-	next := append(append(make([]mappingEntry, 0, len(bucket)+1), bucket...), mappingEntry{value: v, cfg: cfg, err: err})
-	if len(next) > 4 {
-		next = next[len(next)-4:]
-	}
-	c.entries.Add(h, next)
-	return cfg, err
 }
 
 var (

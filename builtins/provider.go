@@ -6,63 +6,12 @@ import (
 	"math"
 	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/opa-sts/opa-sts/internal/astutil"
 	"github.com/opa-sts/opa-sts/internal/jwks"
 	"github.com/opa-sts/opa-sts/internal/jwtverify"
 )
-
-// providerCache remembers validated providers by their Rego value, so that
-// a policy passing the same provider object on every query parses it (and
-// its inline JWKS) once. Entries are found by hash and confirmed by equality.
-type providerCache struct {
-	entries *lru.Cache[int, []providerEntry]
-}
-
-type providerEntry struct {
-	value    ast.Value
-	provider *jwtverify.ProviderSet
-	err      error
-}
-
-func newProviderCache(size int) *providerCache {
-	c, _ := lru.New[int, []providerEntry](size)
-	return &providerCache{entries: c}
-}
-
-func (c *providerCache) get(v ast.Value, allowInsecureHTTP bool) (*jwtverify.ProviderSet, error) {
-	h := v.Hash()
-	bucket, _ := c.entries.Get(h)
-	for _, e := range bucket {
-		// The same object (as a store returns on every read) matches
-		// without a deep comparison.
-		if same(e.value, v) || e.value.Compare(v) == 0 {
-			return e.provider, e.err
-		}
-	}
-	p, err := parseProviders(v, allowInsecureHTTP)
-	// Copy on write: readers may hold the old bucket.
-	next := append(append(make([]providerEntry, 0, len(bucket)+1), bucket...), providerEntry{value: v, provider: p, err: err})
-	if len(next) > 4 {
-		next = next[len(next)-4:]
-	}
-	c.entries.Add(h, next)
-	return p, err
-}
-
-func same(a, b ast.Value) bool {
-	switch a := a.(type) {
-	case ast.Object:
-		b, ok := b.(ast.Object)
-		return ok && a == b
-	case *ast.Array:
-		b, ok := b.(*ast.Array)
-		return ok && a == b
-	}
-	return false
-}
 
 // parseProviders accepts one provider object, or an array or set of them
 // (the token's "iss" then selects the provider).

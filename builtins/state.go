@@ -1,10 +1,15 @@
 package builtins
 
 import (
+	"errors"
 	"sync/atomic"
 
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/opa-sts/opa-sts/internal/iam"
 	"github.com/opa-sts/opa-sts/internal/jwks"
 	"github.com/opa-sts/opa-sts/internal/jwtverify"
+	"github.com/opa-sts/opa-sts/internal/rolemap"
 )
 
 // verifiedTokenCacheSize bounds the cache of verified tokens.
@@ -18,20 +23,28 @@ const verifiedTokenCacheSize = 16384
 type state struct {
 	keys      *jwks.Cache
 	verifier  *jwtverify.Verifier
-	providers *providerCache
-	policies  *policyCache
-	mappings  *mappingCache
+	providers *valueCache[*jwtverify.ProviderSet]
+	policies  *valueCache[*iam.Policy]
+	mappings  *valueCache[*rolemap.Config]
 	sessions  atomic.Pointer[sessionKeys]
 }
 
 func newState(verifiedTokens int) *state {
 	keys := jwks.New(jwks.Config{})
 	return &state{
-		keys:      keys,
-		verifier:  jwtverify.NewVerifier(keys, verifiedTokens),
-		providers: newProviderCache(1024),
-		policies:  newPolicyCache(16384),
-		mappings:  newMappingCache(64),
+		keys:     keys,
+		verifier: jwtverify.NewVerifier(keys, verifiedTokens),
+		providers: newValueCache(1024, func(v ast.Value) (*jwtverify.ProviderSet, error) {
+			return parseProviders(v, keys.AllowsInsecureHTTP())
+		}),
+		policies: newValueCache(16384, compilePolicy),
+		mappings: newValueCache(64, func(v ast.Value) (*rolemap.Config, error) {
+			o, ok := v.(ast.Object)
+			if !ok {
+				return nil, errors.New("the mapping configuration must be an object")
+			}
+			return rolemap.Compile(o)
+		}),
 	}
 }
 

@@ -68,7 +68,7 @@ func (s *state) verifyToken(bctx rego.BuiltinContext, tokenTerm, providerTerm *a
 	default:
 		return nil, builtins.NewOperandTypeErr(2, providerTerm.Value, "object", "array", "set")
 	}
-	provider, err := s.providers.get(providerTerm.Value, s.keys.AllowsInsecureHTTP())
+	provider, err := s.providers.get(providerTerm.Value)
 	if err != nil {
 		return failure(&jwtverify.Error{Code: jwtverify.CodeInvalidProvider, Message: err.Error()}), nil
 	}
