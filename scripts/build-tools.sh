@@ -17,6 +17,7 @@ TOOLS="${OPA_STS_TOOLS:-$HOME/.cache/opa-sts/tools}"
 BIN="$TOOLS/bin"
 
 HYDRA_VERSION="v2.3.0"
+VERSITYGW_VERSION="v1.8.0"
 OIDC_PROVIDER_DIR="$ROOT/test/idp/oidc-provider"
 
 log() { printf '[build-tools] %s\n' "$*" >&2; }
@@ -77,6 +78,40 @@ build_hydra() {
   log "hydra $HYDRA_VERSION: built $out in $((SECONDS - start))s"
 }
 
+# build_versitygw: versity/versitygw (S3 gateway; its --iam-standalone-endpoint
+# delegates SigV4 signing keys and policy evaluation to opa-sts) from the pinned
+# tool module test/tools/versitygw.
+build_versitygw() {
+  local out="$BIN/versitygw-$VERSITYGW_VERSION"
+  if [[ -x "$out" ]]; then
+    log "versitygw $VERSITYGW_VERSION: cached at $out"
+    return 0
+  fi
+  need_cmd go "install Go"
+  local mod="$ROOT/test/tools/versitygw"
+  grep -q "github.com/versity/versitygw $VERSITYGW_VERSION" "$mod/go.mod" ||
+    die "test/tools/versitygw/go.mod does not pin versity/versitygw $VERSITYGW_VERSION"
+  mkdir -p "$BIN"
+  log "versitygw $VERSITYGW_VERSION: building (~1-1.5 min cold)..."
+  local start=$SECONDS tmp="$out.tmp.$$" errlog="$out.log.$$"
+  trap 'rm -f "$tmp" "$errlog"' EXIT
+  # stderr goes to a file: a cold build prints ~100 "go: downloading" lines.
+  if ! (
+    cd "$mod"
+    GOWORK=off CGO_ENABLED=0 go build -mod=readonly -trimpath \
+      -ldflags "-s -w -X main.Version=$VERSITYGW_VERSION" \
+      -o "$tmp" github.com/versity/versitygw/cmd/versitygw
+  ) 2>"$errlog"; then
+    grep -v '^go: downloading ' "$errlog" >&2 || true
+    die "versitygw build failed"
+  fi
+  grep -v '^go: downloading ' "$errlog" >&2 || true
+  mv -f "$tmp" "$out"
+  rm -f "$errlog"
+  trap - EXIT
+  log "versitygw $VERSITYGW_VERSION: built $out in $((SECONDS - start))s"
+}
+
 # install_oidc_provider: npm dependencies of the node oidc-provider test server,
 # from the committed package-lock.json.
 install_oidc_provider() {
@@ -97,11 +132,12 @@ install_oidc_provider() {
   log "oidc-provider: installed in $((SECONDS - start))s"
 }
 
-ALL_TOOLS=(hydra oidc-provider)
+ALL_TOOLS=(hydra versitygw oidc-provider)
 
 run_tool() {
   case "$1" in
     hydra) build_hydra ;;
+    versitygw) build_versitygw ;;
     oidc-provider) install_oidc_provider ;;
     *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
   esac
