@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	_ "github.com/opa-sts/opa-sts/builtins" // registers the sts.* built-ins
+	"github.com/opa-sts/opa-sts/plugin/s3iam"
 	"github.com/opa-sts/opa-sts/plugin/sts"
 	"github.com/opa-sts/opa-sts/plugin/stsbuiltins"
 )
@@ -37,6 +38,7 @@ func run() int {
 	runtime.RegisterPlugin(stsbuiltins.Name, stsbuiltins.Factory{})
 	runtime.RegisterHook(stsbuiltins.EnableHook{})
 	runtime.RegisterPlugin(sts.Name, sts.Factory{})
+	runtime.RegisterPlugin(s3iam.Name, s3iam.Factory{})
 
 	root := cmd.Command(nil, "opa-sts")
 	root.Use = "opa-sts"

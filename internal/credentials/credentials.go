@@ -190,9 +190,14 @@ func DeriveSecret(derivationSecret []byte, accessKeyID, sessionID string) string
 
 const accessKeyAlphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
+// AccessKeyIDPrefix marks temporary credentials, as AWS's "ASIA" does; S3
+// servers (versitygw among them) treat such keys as sessions.
+const AccessKeyIDPrefix = "ASIA"
+
 func randomAccessKeyID() (string, error) {
 	// Rejection sampling keeps the 36 symbols uniform.
 	out := make([]byte, 0, AccessKeyIDLength)
+	out = append(out, AccessKeyIDPrefix...)
 	buf := make([]byte, 32)
 	for len(out) < AccessKeyIDLength {
 		if _, err := rand.Read(buf); err != nil {

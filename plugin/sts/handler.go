@@ -78,11 +78,11 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 	defer cancel()
 
 	out.input = buildInput(req, r, requestID)
-	decision, prepared, err := p.eval.eval(ctx, out.input)
+	dec, prepared, err := p.eval.Eval(ctx, out.input)
 	if prepared != nil {
-		out.revision, out.bundles = prepared.revision, prepared.bundles
+		out.revision, out.bundles = prepared.Revision, prepared.Bundles
 	}
-	out.decision = decision
+	out.decision = dec
 	if err != nil {
 		err = scrubError(err, req.Token)
 		out.evalErr = err
@@ -94,7 +94,7 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		stswire.WriteError(w, out.err, requestID)
 		return
 	}
-	grant, werr := grantFromDecision(decision)
+	grant, werr := grantFromDecision(dec)
 	if werr != nil {
 		out.err = werr
 		stswire.WriteError(w, werr, requestID)
@@ -138,7 +138,7 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 			SessionToken: issued.SessionToken, Expiration: issued.Expiration,
 		},
 		Subject:        subject,
-		Audience:       sourceAudience(decision),
+		Audience:       sourceAudience(dec),
 		Provider:       grant.Source.Issuer,
 		AssumedRoleArn: assumedRoleArn(req, grant.Subject),
 		AssumedRoleID:  issued.AccessKeyID + ":" + sessionName(req, grant.Subject),

@@ -21,6 +21,7 @@ import (
 
 	"github.com/opa-sts/opa-sts/builtins"
 	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/decision"
 	"github.com/opa-sts/opa-sts/internal/keyring"
 	"github.com/opa-sts/opa-sts/internal/sessionstore"
 	"github.com/opa-sts/opa-sts/internal/stswire"
@@ -57,7 +58,7 @@ type Plugin struct {
 	done     chan struct{}
 	stopBG   context.CancelFunc
 
-	eval    *evaluator
+	eval    *decision.Evaluator
 	store   sessionstore.Store
 	keys    atomic.Pointer[credentials.Minter]
 	metrics *metrics
@@ -116,8 +117,8 @@ func (p *Plugin) start(ctx context.Context) error {
 			return fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	if p.eval == nil || p.eval.query != cfg.decisionQuery {
-		p.eval = newEvaluator(ctx, p.manager, cfg.decisionQuery)
+	if p.eval == nil || p.eval.Query() != cfg.decisionQuery {
+		p.eval = decision.New(ctx, p.manager, cfg.decisionQuery)
 	}
 
 	switch cfg.Store.Type {

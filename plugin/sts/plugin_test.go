@@ -42,7 +42,7 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 	}
 }
 
-func decision(s string) map[string]any {
+func decisionDoc(s string) map[string]any {
 	var d map[string]any
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
@@ -70,12 +70,12 @@ func TestDecisionMapping(t *testing.T) {
 		"string duration":  {`{"allow": true, "grant": {"subject": "a", "duration_seconds": "3600"}}`, "InternalError", 500},
 		"duration too low": {`{"allow": true, "grant": {"subject": "a", "duration_seconds": 10}}`, "InvalidParameterValue", 400},
 	} {
-		_, err := grantFromDecision(decision(tc.decision))
+		_, err := grantFromDecision(decisionDoc(tc.decision))
 		if err == nil || err.Code != tc.code || err.Status != tc.status {
 			t.Errorf("%s: want %s/%d, got %v", name, tc.code, tc.status, err)
 		}
 	}
-	g, err := grantFromDecision(decision(`{"allow": true, "grant": {"subject": "alice", "duration_seconds": 3600,
+	g, err := grantFromDecision(decisionDoc(`{"allow": true, "grant": {"subject": "alice", "duration_seconds": 3600,
 		"source": {"iss": "https://idp", "sub": "u1", "client_id": "app"}, "roles": ["r"]}}`))
 	if err != nil || g.Subject != "alice" || g.Duration != time.Hour || g.Source.ClientID != "app" || !strings.Contains(string(g.Details), `"roles":["r"]`) {
 		t.Fatalf("grant: %+v %v", g, err)

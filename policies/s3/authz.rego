@@ -7,6 +7,7 @@
 #
 #     access_key_id, session_token   the credentials of the request
 #     action                         e.g. "s3:GetObject"
+#     resource                       the target as an ARN, or:
 #     bucket, object                 the target ("" for none)
 #     conditions                     condition keys: {"aws:SourceIp": ["10.1.2.3"], "s3:prefix": [...]}
 #
@@ -33,7 +34,10 @@ default allow := false
 
 allow if decision.allow
 
-resource := concat("", ["arn:aws:s3:::", input.bucket, "/", input.object]) if {
+# The resource: given as an ARN (as versitygw asks), or as bucket and object.
+resource := input.resource if {
+	is_string(input.resource)
+} else := concat("", ["arn:aws:s3:::", input.bucket, "/", input.object]) if {
 	input.object != ""
 } else := concat("", ["arn:aws:s3:::", input.bucket])
 

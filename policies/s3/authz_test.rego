@@ -66,3 +66,12 @@ test_bucket_level_request if {
 	c := creds(object.union(grant, {"permissions": [{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::data"}]}))
 	check(c, "s3:ListBucket", "data", "").allow
 }
+
+test_resource_as_an_arn if {
+	c := creds(grant)
+	d := s3.decision with input as {
+		"access_key_id": c.access_key_id, "session_token": c.session_token,
+		"action": "s3:GetObject", "resource": "arn:aws:s3:::data/home/alice/a.txt",
+	}
+	d.allow
+}

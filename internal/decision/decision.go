@@ -1,4 +1,8 @@
-package sts
+// Package decision evaluates a policy decision for an OPA plugin: a
+// prepared query over the manager's compiler and store, prepared again
+// (lazily, under a lock) whenever the compiler changes, with the bundle
+// revisions that were active when it was prepared.
+package decision
 
 import (
 	"context"
@@ -16,32 +20,33 @@ import (
 	"github.com/open-policy-agent/opa/v1/topdown/cache"
 )
 
-// evaluator evaluates the decision with a prepared query, prepared again
-// (lazily, under a lock) whenever OPA's compiler changes: new policies or
-// bundles.
-type evaluator struct {
+// Evaluator evaluates one decision. It is safe for concurrent use.
+type Evaluator struct {
 	manager    *plugins.Manager
 	query      string
 	cache      cache.InterQueryCache
 	valueCache cache.InterQueryValueCache
 
 	mu       sync.Mutex
-	prepared *preparedDecision
+	prepared *Prepared
 }
 
-type preparedDecision struct {
+// Prepared is the prepared query and the revisions it was prepared with.
+type Prepared struct {
 	pq rego.PreparedEvalQuery
-	// revision describes the active bundles ("name@revision, ..."), read
-	// when the query was prepared: bundle activation changes the compiler.
-	revision string
-	bundles  map[string]string
+	// Revision describes the active bundles (the revision itself for one
+	// bundle, "name@revision,..." for several), read when the query was
+	// prepared: bundle activation changes the compiler.
+	Revision string
+	Bundles  map[string]string
 }
 
-func newEvaluator(ctx context.Context, m *plugins.Manager, query string) *evaluator {
+// New returns an evaluator of query (e.g. "data.sts.decision").
+func New(ctx context.Context, m *plugins.Manager, query string) *Evaluator {
 	// Inter-query caches of our own (http.send and friends in user
 	// policies), sized by OPA's caching configuration.
 	cfg := m.InterQueryBuiltinCacheConfig()
-	e := &evaluator{
+	e := &Evaluator{
 		manager:    m,
 		query:      query,
 		cache:      cache.NewInterQueryCacheWithContext(ctx, cfg),
@@ -51,13 +56,13 @@ func newEvaluator(ctx context.Context, m *plugins.Manager, query string) *evalua
 	return e
 }
 
-func (e *evaluator) invalidate() {
+func (e *Evaluator) invalidate() {
 	e.mu.Lock()
 	e.prepared = nil
 	e.mu.Unlock()
 }
 
-func (e *evaluator) get(ctx context.Context) (*preparedDecision, error) {
+func (e *Evaluator) get(ctx context.Context) (*Prepared, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.prepared != nil {
@@ -74,8 +79,8 @@ func (e *evaluator) get(ctx context.Context) (*preparedDecision, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s: %w", e.query, err)
 	}
-	p := &preparedDecision{pq: pq}
-	p.revision, p.bundles = readRevisions(ctx, e.manager.Store)
+	p := &Prepared{pq: pq}
+	p.Revision, p.Bundles = readRevisions(ctx, e.manager.Store)
 	e.prepared = p
 	return p, nil
 }
@@ -107,12 +112,15 @@ func readRevisions(ctx context.Context, store storage.Store) (string, map[string
 	return strings.Join(parts, ","), revs
 }
 
-// errUndefined means the decision document does not exist.
-var errUndefined = errors.New("decision is undefined")
+// ErrUndefined means the decision document does not exist.
+var ErrUndefined = errors.New("decision is undefined")
 
-// eval evaluates the decision for input. It returns the decision object
-// and the bundle revision that decided it.
-func (e *evaluator) eval(ctx context.Context, input ast.Value) (map[string]any, *preparedDecision, error) {
+// Query is the query the evaluator answers.
+func (e *Evaluator) Query() string { return e.query }
+
+// Eval evaluates the decision for input. It returns the decision object
+// and the prepared query (with the bundle revisions) that decided it.
+func (e *Evaluator) Eval(ctx context.Context, input ast.Value) (map[string]any, *Prepared, error) {
 	p, err := e.get(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -133,7 +141,7 @@ func (e *evaluator) eval(ctx context.Context, input ast.Value) (map[string]any, 
 		return nil, p, fmt.Errorf("evaluate %s: %w", e.query, err)
 	}
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
-		return nil, p, errUndefined
+		return nil, p, ErrUndefined
 	}
 	d, ok := rs[0].Expressions[0].Value.(map[string]any)
 	if !ok {

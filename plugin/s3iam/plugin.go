@@ -1,0 +1,218 @@
+// Package s3iam is the OPA plugin that enforces opa-sts credentials on
+// versitygw (v1.8.0, --iam-standalone-endpoint): it serves versitygw's
+// private IAM protocol on a unix socket, derives SigV4 signing keys for
+// valid sessions (the secret never leaves opa-sts) and answers
+// evaluate-policy from the request-time Rego decision (data.s3.decision by
+// default). docs/versitygw-iam-protocol.md describes the protocol.
+package s3iam
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/plugins"
+
+	"github.com/opa-sts/opa-sts/internal/decision"
+	"github.com/opa-sts/opa-sts/internal/keyring"
+)
+
+// Name is the plugin's name under "plugins".
+const Name = "s3_iam"
+
+// ProtocolVersion is the versitygw private protocol version served.
+const ProtocolVersion = "1"
+
+// Config is plugins.s3_iam.
+type Config struct {
+	// Socket is the unix socket versitygw's --iam-standalone-endpoint names
+	// (an absolute path; created 0600).
+	Socket string `json:"socket"`
+	// AccessKey and SecretKey are what versitygw signs its requests with
+	// (--iam-standalone-access / --iam-standalone-secret).
+	AccessKey string `json:"access_key"`
+	SecretKey string `json:"secret_key"`
+	// Issuer is the STS issuer name of the session tokens (plugins.sts.issuer).
+	Issuer string `json:"issuer"`
+	// Keys are the STS key files (as plugins.sts.keys; default
+	// <persistence_directory>/sts-keys). They are never generated here.
+	Keys struct {
+		SigningKeyFiles      []string `json:"signing_key_files"`
+		DerivationSecretFile string   `json:"derivation_secret_file"`
+		Dir                  string   `json:"dir"`
+	} `json:"keys"`
+	// Decision is the request-time decision (default "s3/decision").
+	Decision string `json:"decision"`
+	// AccountID names the account in ARNs (default 000000000000).
+	AccountID string `json:"account_id"`
+
+	query string
+}
+
+func parseConfig(raw []byte, persistDir string) (*Config, error) {
+	c := &Config{}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return nil, fmt.Errorf("plugins.%s: %w", Name, err)
+	}
+	switch {
+	case c.Socket == "" || !filepath.IsAbs(c.Socket):
+		return nil, fmt.Errorf("plugins.%s: socket must be an absolute path", Name)
+	case c.AccessKey == "" || len(c.SecretKey) < 16:
+		return nil, fmt.Errorf("plugins.%s: access_key and a secret_key of at least 16 characters are required", Name)
+	case c.Issuer == "":
+		return nil, fmt.Errorf("plugins.%s: issuer (the STS issuer of the session tokens) is required", Name)
+	}
+	if c.Keys.Dir == "" {
+		c.Keys.Dir = filepath.Join(persistDir, "sts-keys")
+	}
+	if c.Decision == "" {
+		c.Decision = "s3/decision"
+	}
+	c.query = "data." + strings.ReplaceAll(strings.Trim(strings.TrimPrefix(c.Decision, "data."), "/"), "/", ".")
+	if c.AccountID == "" {
+		c.AccountID = "000000000000"
+	}
+	return c, nil
+}
+
+// Factory creates the plugin.
+type Factory struct{}
+
+// Validate parses the configuration.
+func (Factory) Validate(m *plugins.Manager, raw []byte) (any, error) {
+	dir, err := m.Config.GetPersistenceDirectory()
+	if err != nil {
+		return nil, err
+	}
+	return parseConfig(raw, dir)
+}
+
+// New returns the plugin.
+func (Factory) New(m *plugins.Manager, cfg any) plugins.Plugin {
+	m.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
+	return &Plugin{manager: m, cfg: cfg.(*Config)}
+}
+
+// Plugin serves the protocol.
+type Plugin struct {
+	manager *plugins.Manager
+
+	mu       sync.Mutex
+	cfg      *Config
+	server   *http.Server
+	done     chan struct{}
+	verifier *sessions
+	eval     *decision.Evaluator
+}
+
+// Start loads the keys and listens on the socket.
+func (p *Plugin) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.start(ctx); err != nil {
+		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: err.Error()})
+		return fmt.Errorf("%s plugin: %w", Name, err)
+	}
+	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
+	return nil
+}
+
+func (p *Plugin) start(ctx context.Context) error {
+	cfg := p.cfg
+	// The keys are loaded on first use: the STS plugin of the same process
+	// may be the one that creates them, and plugins start in no fixed order.
+	p.verifier = nil
+	p.eval = decision.New(ctx, p.manager, cfg.query)
+	if err := os.Remove(cfg.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove stale socket: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Socket), 0o700); err != nil {
+		return err
+	}
+	ln, err := net.Listen("unix", cfg.Socket)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Socket, err)
+	}
+	if err := os.Chmod(cfg.Socket, 0o600); err != nil {
+		ln.Close()
+		return err
+	}
+	p.server = &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	p.done = make(chan struct{})
+	go func(srv *http.Server, done chan struct{}) {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.manager.Logger().Error("%s: listener stopped: %v", Name, err)
+		}
+	}(p.server, p.done)
+	p.manager.Logger().Info("%s: versitygw IAM protocol %s on %s (decision %s)", Name, ProtocolVersion, cfg.Socket, cfg.query)
+	return nil
+}
+
+// sessions returns the session verifier, loading the STS keys when they
+// are first needed (and again after a failure).
+func (p *Plugin) sessions() (*sessions, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.verifier != nil {
+		return p.verifier, nil
+	}
+	cfg := p.cfg
+	files := keyring.DefaultFiles(cfg.Keys.Dir)
+	if len(cfg.Keys.SigningKeyFiles) > 0 {
+		files = keyring.Files{SigningKeys: cfg.Keys.SigningKeyFiles, DerivationSecret: cfg.Keys.DerivationSecretFile}
+	}
+	kr, err := keyring.Load(files)
+	if err != nil {
+		return nil, fmt.Errorf("load the STS keys: %w", err)
+	}
+	v, err := newSessions(cfg.Issuer, kr)
+	if err != nil {
+		return nil, err
+	}
+	p.verifier = v
+	return v, nil
+}
+
+// Stop closes the socket.
+func (p *Plugin) Stop(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stop(ctx)
+	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
+}
+
+func (p *Plugin) stop(ctx context.Context) {
+	if p.server != nil {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_ = p.server.Shutdown(sctx)
+		cancel()
+		<-p.done
+		p.server = nil
+		_ = os.Remove(p.cfg.Socket)
+	}
+}
+
+// Reconfigure restarts with the new configuration.
+func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stop(ctx)
+	p.cfg = cfg.(*Config)
+	if err := p.start(ctx); err != nil {
+		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: err.Error()})
+		return
+	}
+	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
+}

@@ -1,0 +1,224 @@
+// End-to-end enforcement: credentials from the STS (hydra token, minio-go)
+// used for S3 object operations on a real versitygw v1.8.0 whose
+// --iam-standalone-endpoint is opa-sts's s3_iam plugin.
+package enforce_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/opa-sts/opa-sts/policies"
+	"github.com/opa-sts/opa-sts/test/e2e/idp"
+	"github.com/opa-sts/opa-sts/test/e2e/opasts"
+)
+
+const (
+	client, secret   = "workload-s3", "workload-s3-secret-0123456789"
+	rootAK, rootSK   = "ROOTACCESSKEY0000001", "root-secret-key-0123456789abcdef"
+	gwAK, gwSK       = "GATEWAYIAMCLIENT0001", "gateway-iam-secret-0123456789abcdef"
+	stsIssuer        = "https://sts.enforce.opa-sts.test"
+	bucket           = "e2e"
+	versitygwVersion = "v1.8.0"
+)
+
+func versitygwBinary(t *testing.T) string {
+	dir := os.Getenv("OPA_STS_TOOLS")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".cache", "opa-sts", "tools")
+	}
+	bin := filepath.Join(dir, "bin", "versitygw-"+versitygwVersion)
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("versitygw not built (%v): run bash scripts/build-tools.sh versitygw", err)
+	}
+	return bin
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func writeJSON(t *testing.T, path string, v any) {
+	b, err := json.Marshal(v)
+	must(t, err)
+	must(t, os.WriteFile(path, b, 0o600))
+}
+
+func TestVersitygwEnforcesSTSCredentials(t *testing.T) {
+	h := idp.StartHydra(t)
+	h.CreateClient(t, client, secret, []string{"sts"}, nil)
+	dir := t.TempDir()
+	policyDir := filepath.Join(dir, "policy")
+	must(t, policies.WriteDefault(policyDir))
+	home := "arn:aws:s3:::" + bucket + "/home/${jwt:sub}/*"
+	writeJSON(t, filepath.Join(policyDir, "data.json"), map[string]any{"opa_sts": map[string]any{
+		"providers": []any{map[string]any{"issuer": h.Issuer(), "discovery_url": h.DiscoveryURL(), "audiences": []string{"sts"}}},
+		"bindings":  []any{map[string]any{"role": "home", "issuer": h.Issuer(), "clients": []string{client}}},
+		"roles": map[string]any{"home": map[string]any{"statements": []any{
+			map[string]any{"Effect": "Allow", "Action": []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, "Resource": home},
+			map[string]any{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::" + bucket,
+				"Condition": map[string]any{"StringLike": map[string]any{"s3:prefix": "home/${jwt:sub}/*"}}},
+		}}},
+	}})
+	socket := filepath.Join(dir, "iam.sock")
+	stsAddr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
+	keysDir := filepath.Join(dir, "keys")
+	cfg := filepath.Join(dir, "config.json")
+	writeJSON(t, cfg, map[string]any{
+		"persistence_directory": dir,
+		"plugins": map[string]any{
+			"sts": map[string]any{"addr": stsAddr, "issuer": stsIssuer, "keys": map[string]any{"dir": keysDir}, "store": map[string]any{"type": "memory"}},
+			"s3_iam": map[string]any{"socket": socket, "access_key": gwAK, "secret_key": gwSK, "issuer": stsIssuer,
+				"keys": map[string]any{"dir": keysDir}},
+		},
+	})
+	srv := opasts.Start(t, dir, "-c", cfg, policyDir)
+	waitFor(t, func() bool { _, err := os.Stat(socket); return err == nil })
+
+	// versitygw over a POSIX directory, asking opa-sts about every non-root request.
+	s3Addr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
+	data := filepath.Join(dir, "s3data")
+	must(t, os.MkdirAll(data, 0o700))
+	gw := exec.Command(versitygwBinary(t), "--access", rootAK, "--secret", rootSK, "--port", s3Addr,
+		"--iam-standalone-endpoint", socket, "--iam-standalone-access", gwAK, "--iam-standalone-secret", gwSK, "posix", data)
+	gwLog := &opasts.SyncBuffer{}
+	gw.Stdout, gw.Stderr = gwLog, gwLog
+	must(t, gw.Start())
+	t.Cleanup(func() {
+		_ = gw.Process.Kill()
+		_ = gw.Wait()
+		if t.Failed() {
+			t.Logf("versitygw log:\n%s\nopa-sts log:\n%s", gwLog.String(), srv.Logs())
+		}
+	})
+	waitFor(t, func() bool {
+		resp, err := http.Get("http://" + s3Addr + "/")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+
+	ctx := context.Background()
+	root, err := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(rootAK, rootSK, ""), Region: "us-east-1"})
+	must(t, err)
+	must(t, root.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}))
+
+	// Credentials for the workload, from its client_credentials token.
+	tok := h.Token(t, client, secret, []string{"sts"}, nil)
+	sts, err := miniocreds.NewSTSClientGrants("http://"+stsAddr, func() (*miniocreds.ClientGrantsToken, error) {
+		return &miniocreds.ClientGrantsToken{Token: tok}, nil
+	})
+	must(t, err)
+	v, err := sts.GetWithContext(nil)
+	must(t, err)
+	if !strings.HasPrefix(v.AccessKeyID, "ASIA") {
+		t.Fatalf("access key %q is not a session key", v.AccessKeyID)
+	}
+	user, err := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(v.AccessKeyID, v.SecretAccessKey, v.SessionToken), Region: "us-east-1"})
+	must(t, err)
+
+	own := "home/" + client + "/hello.txt"
+	content := []byte("hello from opa-sts")
+	if _, err := user.PutObject(ctx, bucket, own, bytes.NewReader(content), int64(len(content)), minio.PutObjectOptions{}); err != nil {
+		t.Fatalf("put into the granted prefix: %v", err)
+	}
+	obj, err := user.GetObject(ctx, bucket, own, minio.GetObjectOptions{})
+	must(t, err)
+	got, err := io.ReadAll(obj)
+	if err != nil || !bytes.Equal(got, content) {
+		t.Fatalf("get: %q, %v", got, err)
+	}
+	var listed []string
+	for o := range user.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "home/" + client + "/", Recursive: true}) {
+		if o.Err != nil {
+			t.Fatalf("list own prefix: %v", o.Err)
+		}
+		listed = append(listed, o.Key)
+	}
+	if len(listed) != 1 || listed[0] != own {
+		t.Fatalf("listed %v", listed)
+	}
+
+	// Outside the grant: AccessDenied.
+	_, err = user.PutObject(ctx, bucket, "home/someone-else/x.txt", bytes.NewReader(content), int64(len(content)), minio.PutObjectOptions{})
+	expectCode(t, err, "AccessDenied")
+	for o := range user.ListObjects(ctx, bucket, minio.ListObjectsOptions{Prefix: "home/", Recursive: true}) {
+		expectCode(t, o.Err, "AccessDenied")
+		break
+	}
+
+	// A tampered session token, and the credentials of one session with the token of another.
+	parts := strings.Split(v.SessionToken, ".")
+	forged, _ := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(v.AccessKeyID, v.SecretAccessKey, parts[0]+"."+parts[1]+"x."+parts[2]), Region: "us-east-1"})
+	_, err = io.ReadAll(mustObj(forged.GetObject(ctx, bucket, own, minio.GetObjectOptions{})))
+	expectRefused(t, err)
+	// A second session (minio-go caches credentials per provider).
+	sts2, _ := miniocreds.NewSTSClientGrants("http://"+stsAddr, func() (*miniocreds.ClientGrantsToken, error) {
+		return &miniocreds.ClientGrantsToken{Token: tok}, nil
+	})
+	w, err := sts2.GetWithContext(nil)
+	must(t, err)
+	mixed, _ := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(v.AccessKeyID, v.SecretAccessKey, w.SessionToken), Region: "us-east-1"})
+	_, err = io.ReadAll(mustObj(mixed.GetObject(ctx, bucket, own, minio.GetObjectOptions{})))
+	expectRefused(t, err)
+	// A made-up key without a session token has no identity.
+	stranger, _ := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4("ASIASTRANGER00000000", "x", ""), Region: "us-east-1"})
+	_, err = io.ReadAll(mustObj(stranger.GetObject(ctx, bucket, own, minio.GetObjectOptions{})))
+	expectRefused(t, err)
+}
+
+func mustObj(o *minio.Object, err error) io.Reader {
+	if err != nil {
+		return errReader{err}
+	}
+	return o
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
+
+func expectCode(t *testing.T, err error, code string) {
+	t.Helper()
+	var resp minio.ErrorResponse
+	if !errors.As(err, &resp) || resp.Code != code {
+		t.Fatalf("want %s, got %v", code, err)
+	}
+}
+
+func expectRefused(t *testing.T, err error) {
+	t.Helper()
+	var resp minio.ErrorResponse
+	if !errors.As(err, &resp) || resp.StatusCode < 400 || resp.StatusCode >= 500 {
+		t.Fatalf("want a 4xx refusal, got %v", err)
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
