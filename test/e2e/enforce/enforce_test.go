@@ -28,6 +28,7 @@ import (
 
 const (
 	client, secret   = "workload-s3", "workload-s3-secret-0123456789"
+	shortClient      = "workload-short"
 	rootAK, rootSK   = "ROOTACCESSKEY0000001", "root-secret-key-0123456789abcdef"
 	gwAK, gwSK       = "GATEWAYIAMCLIENT0001", "gateway-iam-secret-0123456789abcdef"
 	stsIssuer        = "https://sts.enforce.opa-sts.test"
@@ -61,21 +62,35 @@ func writeJSON(t *testing.T, path string, v any) {
 	must(t, os.WriteFile(path, b, 0o600))
 }
 
-func TestVersitygwEnforcesSTSCredentials(t *testing.T) {
+// env is opa-sts (STS and s3_iam) in front of versitygw, with a hydra IdP.
+type env struct {
+	hydra   *idp.Hydra
+	srv     *opasts.Server
+	stsAddr string
+	s3Addr  string
+}
+
+func startEnv(t *testing.T) *env {
+	t.Helper()
 	h := idp.StartHydra(t)
 	h.CreateClient(t, client, secret, []string{"sts"}, nil)
+	h.CreateClient(t, shortClient, secret, []string{"sts"}, nil)
 	dir := t.TempDir()
 	policyDir := filepath.Join(dir, "policy")
 	must(t, policies.WriteDefault(policyDir))
 	home := "arn:aws:s3:::" + bucket + "/home/${jwt:sub}/*"
 	writeJSON(t, filepath.Join(policyDir, "data.json"), map[string]any{"opa_sts": map[string]any{
 		"providers": []any{map[string]any{"issuer": h.Issuer(), "discovery_url": h.DiscoveryURL(), "audiences": []string{"sts"}}},
-		"bindings":  []any{map[string]any{"role": "home", "issuer": h.Issuer(), "clients": []string{client}}},
+		"bindings": []any{
+			map[string]any{"role": "home", "issuer": h.Issuer(), "clients": []string{client, shortClient}},
+			map[string]any{"role": "short-lived", "issuer": h.Issuer(), "clients": []string{shortClient}},
+		},
+		"durations": map[string]any{"min": 60},
 		"roles": map[string]any{"home": map[string]any{"statements": []any{
 			map[string]any{"Effect": "Allow", "Action": []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, "Resource": home},
 			map[string]any{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::" + bucket,
 				"Condition": map[string]any{"StringLike": map[string]any{"s3:prefix": "home/${jwt:sub}/*"}}},
-		}}},
+		}}, "short-lived": map[string]any{"max_duration_seconds": 60, "statements": []any{}}},
 	}})
 	socket := filepath.Join(dir, "iam.sock")
 	stsAddr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
@@ -120,6 +135,13 @@ func TestVersitygwEnforcesSTSCredentials(t *testing.T) {
 	root, err := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(rootAK, rootSK, ""), Region: "us-east-1"})
 	must(t, err)
 	must(t, root.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}))
+	return &env{hydra: h, srv: srv, stsAddr: stsAddr, s3Addr: s3Addr}
+}
+
+func TestVersitygwEnforcesSTSCredentials(t *testing.T) {
+	e := startEnv(t)
+	h, stsAddr, s3Addr := e.hydra, e.stsAddr, e.s3Addr
+	ctx := context.Background()
 
 	// Credentials for the workload, from its client_credentials token.
 	tok := h.Token(t, client, secret, []string{"sts"}, nil)
