@@ -13,6 +13,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/types"
 
 	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/jwtverify"
 	"github.com/opa-sts/opa-sts/internal/keyring"
 )
 
@@ -22,6 +23,9 @@ const (
 	VerifySessionName    = "sts.verify_session"
 )
 
+// CodeRevoked is the sts.verify_session error code of a revoked session.
+const CodeRevoked jwtverify.Code = "revoked"
+
 // EphemeralIssuer names the session tokens minted where no keyring is
 // configured (opa eval, opa test): they verify only in the same process.
 const EphemeralIssuer = "urn:opa-sts:ephemeral"
@@ -30,6 +34,7 @@ const EphemeralIssuer = "urn:opa-sts:ephemeral"
 type sessionKeys struct {
 	minter   *credentials.Minter
 	verifier *credentials.SessionVerifier
+	revoked  func(*credentials.Session) bool // nil: no revocations
 }
 
 func newSessionKeys(issuer string, kr *keyring.Keyring) (*sessionKeys, error) {
@@ -45,13 +50,15 @@ func newSessionKeys(issuer string, kr *keyring.Keyring) (*sessionKeys, error) {
 }
 
 // ConfigureSessions makes sts.issue_credentials and sts.verify_session use
-// the STS's keyring and issuer name. The STS plugin calls it when it starts
-// and when its configuration changes.
-func ConfigureSessions(issuer string, kr *keyring.Keyring) error {
+// the STS's keyring and issuer name, and revoked (which may be nil) to
+// refuse revoked sessions. The STS plugin calls it when it starts and when
+// its configuration changes.
+func ConfigureSessions(issuer string, kr *keyring.Keyring, revoked func(*credentials.Session) bool) error {
 	k, err := newSessionKeys(issuer, kr)
 	if err != nil {
 		return err
 	}
+	k.revoked = revoked
 	shared.sessions.Store(k)
 	return nil
 }
@@ -229,6 +236,9 @@ func (s *state) verifySession(bctx rego.BuiltinContext, akidTerm, tokenTerm *ast
 	sess, verr := keys.verifier.Verify(bctx.Context, string(akid), string(token), evalTime(bctx))
 	if verr != nil {
 		return failure(verr), nil
+	}
+	if keys.revoked != nil && keys.revoked(sess) {
+		return failure(&jwtverify.Error{Code: CodeRevoked, Message: "the session has been revoked"}), nil
 	}
 	grant := sess.Claims.Get(keyGrant)
 	if grant == nil {

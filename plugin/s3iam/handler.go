@@ -15,6 +15,7 @@ import (
 	"github.com/opa-sts/opa-sts/internal/credentials"
 	"github.com/opa-sts/opa-sts/internal/decision"
 	"github.com/opa-sts/opa-sts/internal/keyring"
+	"github.com/opa-sts/opa-sts/plugin/sts"
 )
 
 // maxBodyBytes bounds a request (an evaluate-policy of DeleteObjects
@@ -138,6 +139,11 @@ func (h *handler) session(ctx context.Context, akid, token string) (*credentials
 	if verr != nil {
 		// The message is the verifier's: it never contains the token.
 		return nil, invalidToken("the session token is not valid: " + verr.Message)
+	}
+	if r, ok := h.plugin.manager.Plugin(sts.Name).(interface {
+		Revoked(*credentials.Session) bool
+	}); ok && r.Revoked(s) {
+		return nil, invalidToken("the session has been revoked")
 	}
 	return s, nil
 }

@@ -43,6 +43,7 @@ func (Factory) Validate(m *plugins.Manager, raw []byte) (any, error) {
 func (Factory) New(m *plugins.Manager, cfg any) plugins.Plugin {
 	p := &Plugin{manager: m}
 	p.cfg.Store(cfg.(*Config))
+	registerRoutes(m, p)
 	m.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
 	return p
 }
@@ -60,6 +61,7 @@ type Plugin struct {
 
 	eval    *decision.Evaluator
 	store   sessionstore.Store
+	revoked atomic.Pointer[sessionstore.RevocationView] // read lock-free on the request path
 	keys    atomic.Pointer[credentials.Minter]
 	metrics *metrics
 	sem     chan struct{}
@@ -107,9 +109,6 @@ func (p *Plugin) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := builtins.ConfigureSessions(cfg.Issuer, kr); err != nil {
-		return err
-	}
 	p.keys.Store(m)
 
 	if p.metrics == nil {
@@ -130,6 +129,17 @@ func (p *Plugin) start(ctx context.Context) error {
 			return fmt.Errorf("open session store: %w", err)
 		}
 		p.store = st
+	}
+
+	view := sessionstore.NewRevocationView()
+	if err := sessionstore.LoadView(ctx, p.store, view); err != nil {
+		_ = p.store.Close()
+		return fmt.Errorf("load revocations: %w", err)
+	}
+	p.revoked.Store(view)
+	if err := builtins.ConfigureSessions(cfg.Issuer, kr, p.Revoked); err != nil {
+		_ = p.store.Close()
+		return err
 	}
 
 	p.dev = nil

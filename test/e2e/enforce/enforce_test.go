@@ -6,6 +6,7 @@ package enforce_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -201,6 +202,19 @@ func TestVersitygwEnforcesSTSCredentials(t *testing.T) {
 	mixed, _ := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(v.AccessKeyID, v.SecretAccessKey, w.SessionToken), Region: "us-east-1"})
 	_, err = io.ReadAll(mustObj(mixed.GetObject(ctx, bucket, own, minio.GetObjectOptions{})))
 	expectRefused(t, err)
+	// Revocation through the OPA API: the next S3 request is refused.
+	revoke(t, e.srv.URL, "session", sessionID(t, w.SessionToken))
+	second, _ := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(w.AccessKeyID, w.SecretAccessKey, w.SessionToken), Region: "us-east-1"})
+	_, err = io.ReadAll(mustObj(second.GetObject(ctx, bucket, own, minio.GetObjectOptions{})))
+	expectRefused(t, err)
+	// The first session is untouched, until its subject is revoked.
+	if _, err := io.ReadAll(mustObj(user.GetObject(ctx, bucket, own, minio.GetObjectOptions{}))); err != nil {
+		t.Fatalf("an unrevoked session was refused: %v", err)
+	}
+	revoke(t, e.srv.URL, "client", client)
+	_, err = io.ReadAll(mustObj(user.GetObject(ctx, bucket, own, minio.GetObjectOptions{})))
+	expectRefused(t, err)
+
 	// A made-up key without a session token has no identity.
 	stranger, _ := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4("ASIASTRANGER00000000", "x", ""), Region: "us-east-1"})
 	_, err = io.ReadAll(mustObj(stranger.GetObject(ctx, bucket, own, minio.GetObjectOptions{})))
@@ -243,4 +257,28 @@ func waitFor(t *testing.T, ok func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func revoke(t *testing.T, apiURL, kind, value string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"kind": kind, "value": value, "reason": "e2e"})
+	resp, err := http.Post(apiURL+"/v1/sts/revocations", "application/json", bytes.NewReader(body))
+	must(t, err)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("revoke %s %s: %d %s", kind, value, resp.StatusCode, b)
+	}
+}
+
+func sessionID(t *testing.T, token string) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	must(t, err)
+	var c struct {
+		Jti string `json:"jti"`
+	}
+	must(t, json.Unmarshal(payload, &c))
+	return c.Jti
 }
