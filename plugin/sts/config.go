@@ -66,10 +66,27 @@ type KeysConfig struct {
 
 // StoreConfig selects the session store.
 type StoreConfig struct {
-	Type string `json:"type"` // "bolt" (default) or "memory"
+	Type string `json:"type"` // "bolt" (default), "memory" or "etcd"
 	Path string `json:"path"` // bolt file (default <persistence dir>/sts-sessions.db)
+	// Etcd configures the etcd store (type "etcd"): shared by replicas.
+	Etcd *EtcdConfig `json:"etcd"`
 	// PurgeIntervalSeconds is how often expired sessions are removed (default 60).
 	PurgeIntervalSeconds int `json:"purge_interval_seconds"`
+}
+
+// EtcdConfig is the etcd session store.
+type EtcdConfig struct {
+	Endpoints             []string `json:"endpoints"`
+	Prefix                string   `json:"prefix"` // default "/opa-sts/"
+	DialTimeoutSeconds    int      `json:"dial_timeout_seconds"`
+	RequestTimeoutSeconds int      `json:"request_timeout_seconds"` // default 3: issuance fails closed that fast
+	Username              string   `json:"username"`
+	Password              string   `json:"password"`
+	TLS                   *struct {
+		CertFile string `json:"cert_file"`
+		KeyFile  string `json:"key_file"`
+		CAFile   string `json:"ca_file"`
+	} `json:"tls"`
 }
 
 // LimitsConfig bounds requests.
@@ -172,8 +189,15 @@ func (c *Config) validate(persistDir string) error {
 			c.Store.Path = filepath.Join(persistDir, "sts-sessions.db")
 		}
 	case "memory":
+	case "etcd":
+		if c.Store.Etcd == nil || len(c.Store.Etcd.Endpoints) == 0 {
+			return errors.New("store.etcd.endpoints is required for the etcd store")
+		}
+		if t := c.Store.Etcd.TLS; t != nil && (t.CAFile == "" || (t.CertFile == "") != (t.KeyFile == "")) {
+			return errors.New("store.etcd.tls needs ca_file, and cert_file with key_file for client certificates")
+		}
 	default:
-		return fmt.Errorf("store.type %q: use bolt or memory", c.Store.Type)
+		return fmt.Errorf("store.type %q: use bolt, memory or etcd", c.Store.Type)
 	}
 	if c.Store.PurgeIntervalSeconds < 0 {
 		return errors.New("store.purge_interval_seconds must not be negative")

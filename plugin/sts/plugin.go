@@ -120,9 +120,19 @@ func (p *Plugin) start(ctx context.Context) error {
 		p.eval = decision.New(ctx, p.manager, cfg.decisionQuery)
 	}
 
+	var follow func(ctx context.Context, view *sessionstore.RevocationView)
 	switch cfg.Store.Type {
 	case "memory":
 		p.store = sessionstore.NewMemory()
+	case "etcd":
+		st, err := openEtcd(cfg.Store.Etcd)
+		if err != nil {
+			return fmt.Errorf("open session store: %w", err)
+		}
+		p.store = st
+		follow = func(ctx context.Context, view *sessionstore.RevocationView) {
+			st.Follow(ctx, view, func(f string, a ...any) { p.logger().Warn(f, a...) })
+		}
 	default:
 		st, err := sessionstore.OpenBolt(cfg.Store.Path, sessionstore.BoltOptions{Timeout: 5 * time.Second})
 		if err != nil {
@@ -133,8 +143,14 @@ func (p *Plugin) start(ctx context.Context) error {
 
 	view := sessionstore.NewRevocationView()
 	if err := sessionstore.LoadView(ctx, p.store, view); err != nil {
-		_ = p.store.Close()
-		return fmt.Errorf("load revocations: %w", err)
+		if follow == nil {
+			_ = p.store.Close()
+			return fmt.Errorf("load revocations: %w", err)
+		}
+		// etcd is unreachable: start anyway, so that issued sessions keep
+		// verifying (issuance fails closed); the watch loads the
+		// revocations as soon as etcd answers.
+		p.logger().Error("revocations not loaded yet, etcd unreachable: %v", err)
 	}
 	p.revoked.Store(view)
 	if err := builtins.ConfigureSessions(cfg.Issuer, kr, p.Revoked); err != nil {
@@ -187,6 +203,10 @@ func (p *Plugin) start(ctx context.Context) error {
 
 	bg, cancel := context.WithCancel(context.Background())
 	p.stopBG = cancel
+	if follow != nil {
+		// Revocations written by any replica reach this one by watch.
+		go follow(bg, view)
+	}
 	go sessionstore.RunPurger(bg, p.store, time.Duration(cfg.Store.PurgeIntervalSeconds)*time.Second, time.Now,
 		func(format string, args ...any) { p.logger().Info(format, args...) })
 
