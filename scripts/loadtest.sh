@@ -5,6 +5,7 @@
 # logging off (as with a remote decision-log service, which is asynchronous).
 #
 #   bash scripts/loadtest.sh [seconds]        # default 10 s per run
+#   STORE=etcd bash scripts/loadtest.sh      # sessions in a 3-node etcd cluster on loopback (Debian's etcd-server)
 #
 # Every run is bounded in time and sends traffic to 127.0.0.1 only.
 set -euo pipefail
@@ -17,7 +18,27 @@ command -v hey >/dev/null || { echo "hey not found: apt-get install hey" >&2; ex
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 API_PORT=$(free_port); STS_PORT=$(free_port)
 DIR=$(mktemp -d)
-trap 'kill $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$DIR"' EXIT
+ETCD_PIDS=()
+trap 'kill $PID "${ETCD_PIDS[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$DIR"' EXIT
+STORE_JSON="{\"type\": \"bolt\", \"path\": \"$DIR/sessions.db\"}"
+if [ "${STORE:-bolt}" = etcd ]; then
+  command -v etcd >/dev/null || { echo "etcd not found: apt-get install etcd-server" >&2; exit 1; }
+  CLUSTER=""; CLIENTS=()
+  for i in 1 2 3; do
+    C[$i]=$(free_port); P[$i]=$(free_port)
+    CLUSTER="${CLUSTER:+$CLUSTER,}n$i=http://127.0.0.1:${P[$i]}"
+    CLIENTS+=("\"http://127.0.0.1:${C[$i]}\"")
+  done
+  for i in 1 2 3; do
+    etcd --name "n$i" --data-dir "$DIR/n$i.etcd" --listen-client-urls "http://127.0.0.1:${C[$i]}" \
+      --advertise-client-urls "http://127.0.0.1:${C[$i]}" --listen-peer-urls "http://127.0.0.1:${P[$i]}" \
+      --initial-advertise-peer-urls "http://127.0.0.1:${P[$i]}" --initial-cluster "$CLUSTER" \
+      --initial-cluster-state new --initial-cluster-token loadtest --log-level error > "$DIR/n$i.log" 2>&1 &
+    ETCD_PIDS+=($!)
+  done
+  for _ in $(seq 100); do etcdctl --endpoints "http://127.0.0.1:${C[1]}" endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+  STORE_JSON="{\"type\": \"etcd\", \"etcd\": {\"endpoints\": [$(IFS=,; echo "${CLIENTS[*]}")]}}"
+fi
 
 mkdir -p "$DIR/policy"
 cp -r "$ROOT/policies/sts" "$ROOT/policies/system" "$ROOT/policies/httpapi" "$ROOT/policies/s3" "$DIR/policy/"
@@ -32,7 +53,7 @@ JSON
 cat > "$DIR/config.json" <<JSON
 {"persistence_directory": "$DIR",
  "plugins": {"sts": {"addr": "127.0.0.1:$STS_PORT",
-   "store": {"type": "bolt", "path": "$DIR/sessions.db"},
+   "store": $STORE_JSON,
    "dev_issuer": {"enabled": true, "token_ttl_seconds": 3600, "clients": [{"id": "load-client", "secret": "load-client-secret"}]}}}}
 JSON
 "$BIN" run --server --addr "127.0.0.1:$API_PORT" --log-level error -c "$DIR/config.json" "$DIR/policy" > "$DIR/server.log" 2>&1 &

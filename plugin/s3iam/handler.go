@@ -140,6 +140,9 @@ func (h *handler) session(ctx context.Context, akid, token string) (*credentials
 		// The message is the verifier's: it never contains the token.
 		return nil, invalidToken("the session token is not valid: " + verr.Message)
 	}
+	if h.plugin == nil || h.plugin.manager == nil {
+		return s, nil
+	}
 	if r, ok := h.plugin.manager.Plugin(sts.Name).(interface {
 		Revoked(*credentials.Session) bool
 	}); ok && r.Revoked(s) {
@@ -211,7 +214,9 @@ func (h *handler) evaluatePolicy(ctx context.Context, body []byte) (any, *apiErr
 			)
 			d, _, err := h.eval.Eval(ctx, input)
 			if err != nil {
-				h.plugin.manager.Logger().Error("%s: decision failed: %v", Name, scrub(err, req.SessionToken))
+				if h.plugin != nil && h.plugin.manager != nil {
+					h.plugin.manager.Logger().Error("%s: decision failed: %v", Name, scrub(err, req.SessionToken))
+				}
 				return nil, errInternal
 			}
 			decisions[i][j] = normalize(d["decision"])

@@ -37,7 +37,7 @@ const (
 	versitygwVersion = "v1.8.0"
 )
 
-func versitygwBinary(t *testing.T) string {
+func versitygwBinary(t testing.TB) string {
 	dir := os.Getenv("OPA_STS_TOOLS")
 	if dir == "" {
 		home, _ := os.UserHomeDir()
@@ -50,14 +50,14 @@ func versitygwBinary(t *testing.T) string {
 	return bin
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-func writeJSON(t *testing.T, path string, v any) {
+func writeJSON(t testing.TB, path string, v any) {
 	b, err := json.Marshal(v)
 	must(t, err)
 	must(t, os.WriteFile(path, b, 0o600))
@@ -71,7 +71,7 @@ type env struct {
 	s3Addr  string
 }
 
-func startEnv(t *testing.T) *env {
+func startEnv(t testing.TB) *env {
 	t.Helper()
 	h := idp.StartHydra(t)
 	h.CreateClient(t, client, secret, []string{"sts"}, nil)
@@ -248,7 +248,7 @@ func expectRefused(t *testing.T, err error) {
 	}
 }
 
-func waitFor(t *testing.T, ok func() bool) {
+func waitFor(t testing.TB, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !ok() {
