@@ -9,6 +9,8 @@ package s3iam
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,8 +37,18 @@ const ProtocolVersion = "1"
 // Config is plugins.s3_iam.
 type Config struct {
 	// Socket is the unix socket versitygw's --iam-standalone-endpoint names
-	// (an absolute path; created 0600).
+	// (an absolute path; created 0600). Or:
 	Socket string `json:"socket"`
+	// Addr is a TCP listen address (host:port) for a versitygw on another
+	// host; it requires TLS with client certificates (mTLS).
+	Addr string `json:"addr"`
+	// TLS is the server certificate and the CA that issues versitygw's
+	// client certificates (--iam-standalone-client-cert).
+	TLS *struct {
+		CertFile     string `json:"cert_file"`
+		KeyFile      string `json:"key_file"`
+		ClientCAFile string `json:"client_ca_file"`
+	} `json:"tls"`
 	// AccessKey and SecretKey are what versitygw signs its requests with
 	// (--iam-standalone-access / --iam-standalone-secret).
 	AccessKey string `json:"access_key"`
@@ -66,8 +78,13 @@ func parseConfig(raw []byte, persistDir string) (*Config, error) {
 		return nil, fmt.Errorf("plugins.%s: %w", Name, err)
 	}
 	switch {
-	case c.Socket == "" || !filepath.IsAbs(c.Socket):
+	case (c.Socket == "") == (c.Addr == ""):
+		return nil, fmt.Errorf("plugins.%s: give socket (a unix socket) or addr (TCP with mTLS)", Name)
+	case c.Socket != "" && !filepath.IsAbs(c.Socket):
 		return nil, fmt.Errorf("plugins.%s: socket must be an absolute path", Name)
+	case c.Addr != "" && (c.TLS == nil || c.TLS.CertFile == "" || c.TLS.KeyFile == "" || c.TLS.ClientCAFile == ""):
+		// Like versitygw's own IAM service: no plaintext TCP, ever.
+		return nil, fmt.Errorf("plugins.%s: addr requires tls.cert_file, tls.key_file and tls.client_ca_file (mTLS)", Name)
 	case c.AccessKey == "" || len(c.SecretKey) < 16:
 		return nil, fmt.Errorf("plugins.%s: access_key and a secret_key of at least 16 characters are required", Name)
 	case c.Issuer == "":
@@ -134,18 +151,8 @@ func (p *Plugin) start(ctx context.Context) error {
 	// may be the one that creates them, and plugins start in no fixed order.
 	p.verifier = nil
 	p.eval = decision.New(ctx, p.manager, cfg.query)
-	if err := os.Remove(cfg.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove stale socket: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Socket), 0o700); err != nil {
-		return err
-	}
-	ln, err := net.Listen("unix", cfg.Socket)
+	ln, err := listen(cfg)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Socket, err)
-	}
-	if err := os.Chmod(cfg.Socket, 0o600); err != nil {
-		ln.Close()
 		return err
 	}
 	p.server = &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
@@ -156,7 +163,7 @@ func (p *Plugin) start(ctx context.Context) error {
 			p.manager.Logger().Error("%s: listener stopped: %v", Name, err)
 		}
 	}(p.server, p.done)
-	p.manager.Logger().Info("%s: versitygw IAM protocol %s on %s (decision %s)", Name, ProtocolVersion, cfg.Socket, cfg.query)
+	p.manager.Logger().Info("%s: versitygw IAM protocol %s on %s (decision %s)", Name, ProtocolVersion, ln.Addr(), cfg.query)
 	return nil
 }
 
@@ -200,7 +207,9 @@ func (p *Plugin) stop(ctx context.Context) {
 		cancel()
 		<-p.done
 		p.server = nil
-		_ = os.Remove(p.cfg.Socket)
+		if p.cfg.Socket != "" {
+			_ = os.Remove(p.cfg.Socket)
+		}
 	}
 }
 
@@ -215,4 +224,48 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
 		return
 	}
 	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
+}
+
+// listen opens the unix socket (0600), or the TCP address with mTLS:
+// versitygw must present a client certificate issued by client_ca_file.
+func listen(cfg *Config) (net.Listener, error) {
+	if cfg.Socket != "" {
+		if err := os.Remove(cfg.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("remove stale socket: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Dir(cfg.Socket), 0o700); err != nil {
+			return nil, err
+		}
+		ln, err := net.Listen("unix", cfg.Socket)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", cfg.Socket, err)
+		}
+		if err := os.Chmod(cfg.Socket, 0o600); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		return ln, nil
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	caPEM, err := os.ReadFile(cfg.TLS.ClientCAFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, errors.New("tls: no certificate in client_ca_file")
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	return tls.NewListener(ln, &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS12,
+	}), nil
 }

@@ -65,13 +65,18 @@ func writeJSON(t testing.TB, path string, v any) {
 
 // env is opa-sts (STS and s3_iam) in front of versitygw, with a hydra IdP.
 type env struct {
-	hydra   *idp.Hydra
-	srv     *opasts.Server
-	stsAddr string
-	s3Addr  string
+	iamEndpoint string
+	hydra       *idp.Hydra
+	srv         *opasts.Server
+	stsAddr     string
+	s3Addr      string
 }
 
-func startEnv(t testing.TB) *env {
+func startEnv(t testing.TB) *env { return startEnvWith(t, false) }
+
+// startEnvWith connects versitygw to opa-sts over the unix socket, or, with
+// mtls, over TCP with client certificates.
+func startEnvWith(t testing.TB, mtls bool) *env {
 	t.Helper()
 	h := idp.StartHydra(t)
 	h.CreateClient(t, client, secret, []string{"sts"}, nil)
@@ -97,23 +102,36 @@ func startEnv(t testing.TB) *env {
 	stsAddr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
 	keysDir := filepath.Join(dir, "keys")
 	cfg := filepath.Join(dir, "config.json")
+	iamCfg := map[string]any{"socket": socket, "access_key": gwAK, "secret_key": gwSK, "issuer": stsIssuer, "keys": map[string]any{"dir": keysDir}}
+	endpoint := socket
+	var gwTLS []string
+	if mtls {
+		pki := newPKI(t, dir)
+		endpoint = "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
+		delete(iamCfg, "socket")
+		iamCfg["addr"] = endpoint
+		iamCfg["tls"] = map[string]any{"cert_file": pki.serverCert, "key_file": pki.serverKey, "client_ca_file": pki.ca}
+		gwTLS = []string{"--iam-standalone-client-cert", pki.clientCert, "--iam-standalone-client-cert-key", pki.clientKey, "--iam-standalone-server-ca", pki.ca}
+	}
 	writeJSON(t, cfg, map[string]any{
 		"persistence_directory": dir,
 		"plugins": map[string]any{
-			"sts": map[string]any{"addr": stsAddr, "issuer": stsIssuer, "keys": map[string]any{"dir": keysDir}, "store": map[string]any{"type": "memory"}},
-			"s3_iam": map[string]any{"socket": socket, "access_key": gwAK, "secret_key": gwSK, "issuer": stsIssuer,
-				"keys": map[string]any{"dir": keysDir}},
+			"sts":    map[string]any{"addr": stsAddr, "issuer": stsIssuer, "keys": map[string]any{"dir": keysDir}, "store": map[string]any{"type": "memory"}},
+			"s3_iam": iamCfg,
 		},
 	})
 	srv := opasts.Start(t, dir, "-c", cfg, policyDir)
-	waitFor(t, func() bool { _, err := os.Stat(socket); return err == nil })
+	if !mtls {
+		waitFor(t, func() bool { _, err := os.Stat(socket); return err == nil })
+	}
 
 	// versitygw over a POSIX directory, asking opa-sts about every non-root request.
 	s3Addr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
 	data := filepath.Join(dir, "s3data")
 	must(t, os.MkdirAll(data, 0o700))
-	gw := exec.Command(versitygwBinary(t), "--access", rootAK, "--secret", rootSK, "--port", s3Addr,
-		"--iam-standalone-endpoint", socket, "--iam-standalone-access", gwAK, "--iam-standalone-secret", gwSK, "posix", data)
+	args := append([]string{"--access", rootAK, "--secret", rootSK, "--port", s3Addr,
+		"--iam-standalone-endpoint", endpoint, "--iam-standalone-access", gwAK, "--iam-standalone-secret", gwSK}, gwTLS...)
+	gw := exec.Command(versitygwBinary(t), append(args, "posix", data)...)
 	gwLog := &opasts.SyncBuffer{}
 	gw.Stdout, gw.Stderr = gwLog, gwLog
 	must(t, gw.Start())
@@ -136,7 +154,7 @@ func startEnv(t testing.TB) *env {
 	root, err := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(rootAK, rootSK, ""), Region: "us-east-1"})
 	must(t, err)
 	must(t, root.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}))
-	return &env{hydra: h, srv: srv, stsAddr: stsAddr, s3Addr: s3Addr}
+	return &env{hydra: h, srv: srv, stsAddr: stsAddr, s3Addr: s3Addr, iamEndpoint: endpoint}
 }
 
 func TestVersitygwEnforcesSTSCredentials(t *testing.T) {
