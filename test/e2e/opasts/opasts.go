@@ -5,6 +5,7 @@ package opasts
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -164,3 +165,27 @@ func (b *SyncBuffer) String() string {
 
 // String describes the server for test messages.
 func (s *Server) String() string { return fmt.Sprintf("opa-sts at %s", s.URL) }
+
+// VerifySession asks an opa-sts server's OPA API (at apiURL) to verify a
+// session token with sts.verify_session and returns the result object.
+func VerifySession(t testing.TB, apiURL, accessKeyID, sessionToken string) map[string]any {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{
+		"query": "r := sts.verify_session(input.akid, input.token)",
+		"input": map[string]any{"akid": accessKeyID, "token": sessionToken},
+	})
+	resp, err := http.Post(apiURL+"/v1/query", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("verify session on %s: %v", apiURL, err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Result []struct {
+			R map[string]any `json:"r"`
+		} `json:"result"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || len(out.Result) != 1 {
+		t.Fatalf("verify session on %s: %+v %v", apiURL, out, err)
+	}
+	return out.Result[0].R
+}

@@ -151,20 +151,7 @@ func assume(t *testing.T, stsURL, tok string) (int, creds) {
 // verify asks a replica's OPA API to verify a session token.
 func verify(t *testing.T, api string, c creds) map[string]any {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": "r := sts.verify_session(input.akid, input.token)", "input": map[string]any{"akid": c.akid, "token": c.token}})
-	resp, err := http.Post(api+"/v1/query", "application/json", bytes.NewReader(body))
-	must(t, err)
-	defer resp.Body.Close()
-	var out struct {
-		Result []struct {
-			R map[string]any `json:"r"`
-		} `json:"result"`
-	}
-	must(t, json.NewDecoder(resp.Body).Decode(&out))
-	if len(out.Result) != 1 {
-		t.Fatalf("verify on %s: %+v", api, out)
-	}
-	return out.Result[0].R
+	return opasts.VerifySession(t, api, c.akid, c.token)
 }
 
 func sessionCount(t *testing.T, nodes []*etcdNode) int64 {

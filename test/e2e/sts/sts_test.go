@@ -24,6 +24,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
+
+	"github.com/opa-sts/opa-sts/test/e2e/opasts"
 )
 
 var accessKeyRE = regexp.MustCompile(`^[0-9A-Z]{20}$`)
@@ -352,24 +354,10 @@ func get(t *testing.T, u string) string {
 	return string(b)
 }
 
-// verifySessionViaAPI asks an opa-sts server's OPA API to verify a session
-// token with sts.verify_session.
+// verifySessionViaAPI checks that a session token is valid on a server.
 func verifySessionViaAPI(t *testing.T, apiURL, akid, sessionToken string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{
-		"query": "r := sts.verify_session(input.akid, input.token)",
-		"input": map[string]any{"akid": akid, "token": sessionToken},
-	})
-	resp, err := http.Post(apiURL+"/v1/query", "application/json", bytes.NewReader(body))
-	must(t, err)
-	defer resp.Body.Close()
-	var out struct {
-		Result []struct {
-			R map[string]any `json:"r"`
-		} `json:"result"`
-	}
-	must(t, json.NewDecoder(resp.Body).Decode(&out))
-	if len(out.Result) != 1 || out.Result[0].R["valid"] != true {
-		t.Fatalf("session not valid on %s: %+v", apiURL, out)
+	if r := opasts.VerifySession(t, apiURL, akid, sessionToken); r["valid"] != true {
+		t.Fatalf("session not valid on %s: %v", apiURL, r)
 	}
 }
