@@ -12,7 +12,7 @@ CAPS       := build/capabilities.json
 ADDR       ?= 127.0.0.1:8181
 export OPA_STS_BIN := $(abspath $(BIN))
 
-.PHONY: all build run tools lint capabilities check-capabilities test test-go test-race test-rego bench loadtest clean
+.PHONY: all build run deps tools lint capabilities check-capabilities test test-go test-race test-rego bench loadtest clean
 
 all: build
 
@@ -23,8 +23,13 @@ build:
 run: build
 	$(BIN) dev --addr $(ADDR)
 
+## deps: the Debian packages the tests use (AWS CLI, nginx, etcd, node...).
+deps:
+	bash scripts/install-deps.sh
+
 ## tools: build or install the real components the tests start (cached).
-tools:
+tools: deps
+	go mod download
 	bash scripts/build-tools.sh
 
 ## capabilities: regenerate the committed capabilities file (Regal, editors).
