@@ -1,7 +1,5 @@
 package iam
 
-import "strings"
-
 // A pattern is a compiled match expression: literal bytes, "*" (any run,
 // possibly empty) and "?" (exactly one byte). Wildcards only come from the
 // policy text: a value substituted for a policy variable (${jwt:sub}) is
@@ -78,19 +76,6 @@ func (p pattern) match(s string, fold bool) bool {
 		pi++
 	}
 	return pi == len(p)
-}
-
-// literal returns the pattern's text if it has no wildcard.
-func (p pattern) literal() (string, bool) {
-	var b strings.Builder
-	b.Grow(len(p))
-	for _, pc := range p {
-		if pc.kind != pLit {
-			return "", false
-		}
-		b.WriteByte(pc.c)
-	}
-	return b.String(), true
 }
 
 func lower(c byte) byte {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // On-disk layout of the Bolt store (one bbolt file):
@@ -121,7 +122,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		NoFreelistSync: true,
 	})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("sessionstore: open %s: file is locked by another process (waited %s): %w", path, opts.Timeout, err)
 		}
 		return nil, fmt.Errorf("sessionstore: open %s: %w", path, err)
@@ -219,7 +220,7 @@ func (b *Bolt) begin() error {
 }
 
 func closedErr(err error) error {
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
 	return err

@@ -201,16 +201,19 @@ func (h *handler) evaluatePolicy(ctx context.Context, body []byte) (any, *apiErr
 		}
 		cond.Insert(ast.StringTerm(k), ast.ArrayTerm(terms...))
 	}
+	// The members that do not change across the matrix are built once.
+	akid, token, conds := ast.StringTerm(req.AccessKeyID), ast.StringTerm(req.SessionToken), ast.NewTerm(cond)
 	decisions := make([][]string, len(req.Resources))
 	for i, res := range req.Resources {
 		decisions[i] = make([]string, len(req.Actions))
+		resource := ast.StringTerm(res)
 		for j, act := range req.Actions {
 			input := ast.NewObject(
-				[2]*ast.Term{ast.StringTerm("access_key_id"), ast.StringTerm(req.AccessKeyID)},
-				[2]*ast.Term{ast.StringTerm("session_token"), ast.StringTerm(req.SessionToken)},
-				[2]*ast.Term{ast.StringTerm("action"), ast.StringTerm(act)},
-				[2]*ast.Term{ast.StringTerm("resource"), ast.StringTerm(res)},
-				[2]*ast.Term{ast.StringTerm("conditions"), ast.NewTerm(cond)},
+				[2]*ast.Term{keyAccessKeyID, akid},
+				[2]*ast.Term{keySessionToken, token},
+				[2]*ast.Term{keyAction, ast.StringTerm(act)},
+				[2]*ast.Term{keyResource, resource},
+				[2]*ast.Term{keyConditions, conds},
 			)
 			d, _, err := h.eval.Eval(ctx, input)
 			if err != nil {
@@ -226,6 +229,14 @@ func (h *handler) evaluatePolicy(ctx context.Context, body []byte) (any, *apiErr
 	// there is no separate session matrix.
 	return map[string]any{"decisions": decisions, "principalArn": h.principalArn(s)}, nil
 }
+
+var (
+	keyAccessKeyID  = ast.StringTerm("access_key_id")
+	keySessionToken = ast.StringTerm("session_token")
+	keyAction       = ast.StringTerm("action")
+	keyResource     = ast.StringTerm("resource")
+	keyConditions   = ast.StringTerm("conditions")
+)
 
 // normalize maps a decision to the protocol's vocabulary; anything
 // unexpected is a deny (fail closed).

@@ -68,7 +68,8 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		return
 	}
 	out.action = string(req.Action)
-	if werr := checkSessionPolicy(req.Policy); werr != nil {
+	policyDoc, werr := checkSessionPolicy(req.Policy)
+	if werr != nil {
 		out.err = werr
 		stswire.WriteError(w, werr, requestID)
 		return
@@ -77,7 +78,7 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 	ctx, cancel := context.WithTimeout(r.Context(), cfg.Limits.requestTimeout())
 	defer cancel()
 
-	out.input = buildInput(req, r, requestID)
+	out.input = buildInput(req, policyDoc, r, requestID)
 	dec, prepared, err := p.eval.Eval(ctx, out.input)
 	if prepared != nil {
 		out.revision, out.bundles = prepared.Revision, prepared.Bundles
@@ -148,23 +149,28 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 	}
 }
 
-// checkSessionPolicy rejects a session policy (the Policy parameter) that
-// is not a valid IAM policy: it could never be applied, and a policy that
-// cannot narrow must not be ignored.
-func checkSessionPolicy(policy string) *stswire.Error {
+// checkSessionPolicy parses the session policy (the Policy parameter) and
+// rejects one that is not a valid IAM policy: it could never be applied,
+// and a policy that cannot narrow must not be ignored. It returns the
+// parsed document for the policy input (nil when there is none).
+func checkSessionPolicy(policy string) (ast.Value, *stswire.Error) {
 	if policy == "" {
-		return nil
+		return nil, nil
 	}
 	dec := json.NewDecoder(strings.NewReader(policy))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return stswire.MalformedPolicyDocument("the session policy is not JSON")
+		return nil, stswire.MalformedPolicyDocument("the session policy is not JSON")
 	}
 	if _, err := iam.CompileDocument(doc); err != nil {
-		return stswire.MalformedPolicyDocument("the session policy is not a valid policy: " + err.Error())
+		return nil, stswire.MalformedPolicyDocument("the session policy is not a valid policy: " + err.Error())
 	}
-	return nil
+	v, err := ast.InterfaceToValue(doc)
+	if err != nil {
+		return nil, stswire.MalformedPolicyDocument("the session policy cannot be represented")
+	}
+	return v, nil
 }
 
 // grantFromDecision checks the decision and turns an allowing one into a

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/hex"
-	"encoding/json"
 	"net"
 	"net/http"
 
@@ -25,7 +24,7 @@ import (
 //	source_ip          the client's address
 //	tls                {"version", "cipher_suite", "server_name", "client_certificate": {subject, issuer}} or absent
 //	request_id         the STS request id
-func buildInput(req *stswire.Request, r *http.Request, requestID string) ast.Object {
+func buildInput(req *stswire.Request, policyDoc ast.Value, r *http.Request, requestID string) ast.Object {
 	items := [][2]*ast.Term{
 		item("action", ast.StringTerm(string(req.Action))),
 		item("token", ast.StringTerm(req.Token)),
@@ -46,14 +45,8 @@ func buildInput(req *stswire.Request, r *http.Request, requestID string) ast.Obj
 		arns[i] = ast.StringTerm(a)
 	}
 	items = append(items, item("policy_arns", ast.ArrayTerm(arns...)))
-	if req.Policy != "" {
-		// stswire has checked that it is a JSON object.
-		var doc any
-		if err := json.Unmarshal([]byte(req.Policy), &doc); err == nil {
-			if v, err := ast.InterfaceToValue(doc); err == nil {
-				items = append(items, item("policy_document", ast.NewTerm(v)))
-			}
-		}
+	if policyDoc != nil {
+		items = append(items, item("policy_document", ast.NewTerm(policyDoc)))
 	}
 	if r.TLS != nil {
 		items = append(items, item("tls", tlsInfo(r.TLS)))

@@ -112,14 +112,14 @@ type errTest string
 func (e errTest) Error() string { return string(e) }
 
 func TestSessionPolicyValidation(t *testing.T) {
-	if err := checkSessionPolicy(""); err != nil {
+	if doc, err := checkSessionPolicy(""); err != nil || doc != nil {
 		t.Fatal(err)
 	}
-	if err := checkSessionPolicy(`{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}`); err != nil {
+	if doc, err := checkSessionPolicy(`{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}`); err != nil || doc == nil {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{`{`, `{"Statement": [{"Effect": "Permit", "Action": "s3:*", "Resource": "*"}]}`, `{"Foo": 1}`} {
-		if err := checkSessionPolicy(bad); err == nil || err.Code != "MalformedPolicyDocument" {
+		if _, err := checkSessionPolicy(bad); err == nil || err.Code != "MalformedPolicyDocument" {
 			t.Errorf("%s: %v", bad, err)
 		}
 	}
