@@ -234,6 +234,14 @@ func expiryKey(exp time.Time, id string) []byte {
 	return k
 }
 
+// splitExpiryKey undoes expiryKey; ok is false for a key too short to be one.
+func splitExpiryKey(k []byte) (expNanos uint64, id []byte, ok bool) {
+	if len(k) < 8 {
+		return 0, nil, false
+	}
+	return binary.BigEndian.Uint64(k[:8]), k[8:], true
+}
+
 // Register implements Store. It returns once the session is durably
 // committed; concurrent calls share commits (see Bolt).
 func (b *Bolt) Register(ctx context.Context, in Session) error {
@@ -371,10 +379,10 @@ func (b *Bolt) listChunk(f Filter, now time.Time, start []byte, last *[]byte, ou
 			}
 			n++
 			prev = k
-			if len(k) < 8 {
+			exp, id, ok := splitExpiryKey(k)
+			if !ok {
 				continue
 			}
-			id := k[8:]
 			v := sb.Get(id)
 			if v == nil {
 				continue
@@ -383,7 +391,7 @@ func (b *Bolt) listChunk(f Filter, now time.Time, start []byte, last *[]byte, ou
 			if err != nil {
 				return fmt.Errorf("session %s: %w", id, err)
 			}
-			if uint64(s.ExpiresAt.UnixNano()) != binary.BigEndian.Uint64(k[:8]) {
+			if uint64(s.ExpiresAt.UnixNano()) != exp {
 				continue // stale index entry
 			}
 			if !f.match(s, now) {
@@ -510,7 +518,7 @@ func (b *Bolt) purgeChunk(limit uint64) (removed int, more bool, err error) {
 		var keys [][]byte
 		c := eb.Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if len(k) >= 8 && binary.BigEndian.Uint64(k[:8]) > limit {
+			if exp, _, ok := splitExpiryKey(k); ok && exp > limit {
 				break
 			}
 			if len(keys) == b.purgeChunkSize {
@@ -523,17 +531,17 @@ func (b *Bolt) purgeChunk(limit uint64) (removed int, more bool, err error) {
 			if err := eb.Delete(k); err != nil {
 				return err
 			}
-			if len(k) < 8 {
+			exp, id, ok := splitExpiryKey(k)
+			if !ok {
 				continue
 			}
-			id := k[8:]
 			v := sb.Get(id)
 			if v == nil {
 				continue
 			}
 			// Delete the record only if this index entry is its own (a
 			// corrupt record under an expired entry goes too).
-			if s, err := decodeSession(string(id), v); err == nil && uint64(s.ExpiresAt.UnixNano()) != binary.BigEndian.Uint64(k[:8]) {
+			if s, err := decodeSession(string(id), v); err == nil && uint64(s.ExpiresAt.UnixNano()) != exp {
 				continue
 			}
 			if err := sb.Delete(id); err != nil {

@@ -7,17 +7,17 @@ import (
 	"errors"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+
+	"github.com/opa-sts/opa-sts/test/e2e/awscli"
 )
 
 // TestAWSClientsThroughVersitygw: web identity at opa-sts, then S3 through
@@ -56,7 +56,7 @@ func TestAWSClientsThroughVersitygw(t *testing.T) {
 	}
 
 	// The AWS CLI
-	out := awsCLI(t, nil, "sts", "assume-role-with-web-identity", "--endpoint-url", "http://"+e.stsAddr,
+	out := awscli.MustRun(t, nil, "sts", "assume-role-with-web-identity", "--endpoint-url", "http://"+e.stsAddr,
 		"--role-arn", "arn:aws:iam::000000000000:role/e2e", "--role-session-name", "cli", "--web-identity-token", tok)
 	var resp struct {
 		Credentials struct{ AccessKeyId, SecretAccessKey, SessionToken string }
@@ -70,39 +70,13 @@ func TestAWSClientsThroughVersitygw(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "cli.txt")
 	must(t, os.WriteFile(src, []byte("from the aws cli"), 0o600))
 	dst := "s3://" + bucket + "/home/" + client + "/cli.txt"
-	awsCLI(t, creds, "s3", "cp", src, dst, "--endpoint-url", "http://"+e.s3Addr)
-	listing := awsCLI(t, creds, "s3", "ls", "s3://"+bucket+"/home/"+client+"/", "--endpoint-url", "http://"+e.s3Addr)
+	awscli.MustRun(t, creds, "s3", "cp", src, dst, "--endpoint-url", "http://"+e.s3Addr)
+	listing := awscli.MustRun(t, creds, "s3", "ls", "s3://"+bucket+"/home/"+client+"/", "--endpoint-url", "http://"+e.s3Addr)
 	if !strings.Contains(listing, "cli.txt") || !strings.Contains(listing, "sdk.txt") {
 		t.Fatalf("aws s3 ls: %s", listing)
 	}
-	_, stderr, err := awsCLIResult(t, creds, "s3", "cp", src, "s3://"+bucket+"/elsewhere/cli.txt", "--endpoint-url", "http://"+e.s3Addr)
+	_, stderr, err := awscli.Run(t, creds, "s3", "cp", src, "s3://"+bucket+"/elsewhere/cli.txt", "--endpoint-url", "http://"+e.s3Addr)
 	if err == nil || !strings.Contains(stderr, "AccessDenied") {
 		t.Fatalf("aws s3 cp outside the grant: %v %s", err, stderr)
 	}
-}
-
-func awsCLI(t *testing.T, env []string, args ...string) string {
-	t.Helper()
-	out, stderr, err := awsCLIResult(t, env, args...)
-	if err != nil {
-		t.Fatalf("aws %v: %v\n%s", args[:2], err, stderr)
-	}
-	return out
-}
-
-func awsCLIResult(t *testing.T, env []string, args ...string) (string, string, error) {
-	t.Helper()
-	const cli = "/usr/bin/aws"
-	if _, err := os.Stat(cli); err != nil {
-		t.Fatalf("the AWS CLI is not installed at %s: .ci/run installs Debian's awscli", cli)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, cli, append(args, "--region", "us-east-1", "--output", "json")...)
-	cmd.Env = append(append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null",
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_MAX_ATTEMPTS=1", "AWS_PAGER="), env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return stdout.String(), stderr.String(), err
 }

@@ -79,7 +79,7 @@ func TestDevMode(t *testing.T) {
 	}
 
 	// 3. The AWS CLI.
-	stdout, stderr, err := awsCLI(t, stsURL, tok.AccessToken)
+	stdout, stderr, err := assumeWithCLI(t, stsURL, tok.AccessToken)
 	if err != nil || !strings.Contains(stdout, `"AccessKeyId"`) {
 		t.Fatalf("aws cli: %v\n%s\n%s", err, stdout, stderr)
 	}

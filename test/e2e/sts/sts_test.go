@@ -5,7 +5,6 @@
 package sts_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -25,6 +23,7 @@ import (
 	"github.com/aws/smithy-go"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/opa-sts/opa-sts/test/e2e/awscli"
 	"github.com/opa-sts/opa-sts/test/e2e/opasts"
 )
 
@@ -154,7 +153,7 @@ func TestSTS(t *testing.T) {
 
 	t.Run("aws cli", func(t *testing.T) {
 		tok := hydraToken(boundClient)
-		out, stderr, err := awsCLI(t, e.stsURL, tok)
+		out, stderr, err := assumeWithCLI(t, e.stsURL, tok)
 		if err != nil {
 			t.Fatalf("aws cli: %v\n%s", err, stderr)
 		}
@@ -172,7 +171,7 @@ func TestSTS(t *testing.T) {
 			"expired token": {expiredToken(t, e), "ExpiredTokenException"},
 			"policy denial": {hydraToken(unboundClient), "AccessDenied"},
 		} {
-			_, stderr, err := awsCLI(t, e.stsURL, tc.token)
+			_, stderr, err := assumeWithCLI(t, e.stsURL, tc.token)
 			if err == nil || !strings.Contains(stderr, tc.code) {
 				t.Errorf("%s: want %s, got %v: %s", name, tc.code, err, stderr)
 			}
@@ -311,24 +310,14 @@ func forge(tok string) string {
 	return parts[0] + "." + parts[1] + "x." + parts[2]
 }
 
-func awsCLI(t *testing.T, endpoint, token string) (string, string, error) {
+// assumeWithCLI asks the STS at endpoint for credentials with the AWS CLI's
+// assume-role-with-web-identity.
+func assumeWithCLI(t *testing.T, endpoint, token string) (string, string, error) {
 	t.Helper()
-	const cli = "/usr/bin/aws"
-	if _, err := os.Stat(cli); err != nil {
-		t.Fatalf("the AWS CLI is not installed at %s: .ci/run installs Debian's awscli", cli)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, cli, "sts", "assume-role-with-web-identity",
-		"--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json",
+	return awscli.Run(t, nil, "sts", "assume-role-with-web-identity",
+		"--endpoint-url", endpoint,
 		"--role-arn", "arn:aws:iam::000000000000:role/e2e", "--role-session-name", "cli",
 		"--web-identity-token", token)
-	cmd.Env = append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null",
-		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_MAX_ATTEMPTS=1", "AWS_PAGER=")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return stdout.String(), stderr.String(), err
 }
 
 func post(t *testing.T, u, contentType, body string) (int, string, http.Header) {
