@@ -44,72 +44,55 @@ ensure_cc() {
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null
 }
 
-# build_hydra: ory/hydra from the pinned tool module test/tools/hydra (go.mod has
-# the replace directive hydra needs; `go install pkg@version` cannot be used).
-build_hydra() {
-  local out="$BIN/hydra-$HYDRA_VERSION"
+# build_go_tool NAME VERSION MODULE PKG CGO TAGS LDFLAGS: builds PKG from the
+# pinned tool module test/tools/NAME (its go.mod must require MODULE at
+# VERSION) into $BIN/NAME-VERSION, unless that binary is already cached.
+# stderr goes to a file first: a cold build prints ~100-200 "go: downloading"
+# lines, which are dropped.
+build_go_tool() {
+  local name="$1" version="$2" module="$3" pkg="$4" cgo="$5" tags="$6" ldflags="$7"
+  local out="$BIN/$name-$version"
   if [[ -x "$out" ]]; then
-    log "hydra $HYDRA_VERSION: cached at $out"
+    log "$name $version: cached at $out"
     return 0
   fi
   need_cmd go "install Go"
-  local mod="$ROOT/test/tools/hydra"
-  grep -q "github.com/ory/hydra/v2 $HYDRA_VERSION" "$mod/go.mod" ||
-    die "test/tools/hydra/go.mod does not pin ory/hydra $HYDRA_VERSION"
-  ensure_cc
+  local mod="$ROOT/test/tools/$name"
+  grep -q "$module $version" "$mod/go.mod" ||
+    die "test/tools/$name/go.mod does not pin $module $version"
+  if [[ "$cgo" == 1 ]]; then ensure_cc; fi
   mkdir -p "$BIN"
-  log "hydra $HYDRA_VERSION: building (~1.5-2 min cold)..."
+  log "$name $version: building (~1-2 min cold)..."
   local start=$SECONDS tmp="$out.tmp.$$" errlog="$out.log.$$"
   trap 'rm -f "$tmp" "$errlog"' EXIT
-  # stderr goes to a file: a cold build prints ~200 "go: downloading" lines.
   if ! (
     cd "$mod"
-    GOWORK=off CGO_ENABLED=1 go build -mod=readonly -tags sqlite -trimpath \
-      -ldflags "-s -w -X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION" \
-      -o "$tmp" github.com/ory/hydra/v2
+    GOWORK=off CGO_ENABLED="$cgo" go build -mod=readonly ${tags:+-tags "$tags"} -trimpath \
+      -ldflags "-s -w $ldflags" -o "$tmp" "$pkg"
   ) 2>"$errlog"; then
     grep -v '^go: downloading ' "$errlog" >&2 || true
-    die "hydra build failed"
+    die "$name build failed"
   fi
   grep -v '^go: downloading ' "$errlog" >&2 || true
   mv -f "$tmp" "$out"
   rm -f "$errlog"
   trap - EXIT
-  log "hydra $HYDRA_VERSION: built $out in $((SECONDS - start))s"
+  log "$name $version: built $out in $((SECONDS - start))s"
+}
+
+# build_hydra: ory/hydra (the OIDC provider of most e2e tests), with cgo for
+# its sqlite driver. test/tools/hydra/go.mod carries the replace directive
+# hydra needs, which is why `go install pkg@version` cannot be used.
+build_hydra() {
+  build_go_tool hydra "$HYDRA_VERSION" github.com/ory/hydra/v2 github.com/ory/hydra/v2 1 sqlite \
+    "-X github.com/ory/hydra/v2/driver/config.Version=$HYDRA_VERSION"
 }
 
 # build_versitygw: versity/versitygw (S3 gateway; its --iam-standalone-endpoint
-# delegates SigV4 signing keys and policy evaluation to opa-sts) from the pinned
-# tool module test/tools/versitygw.
+# delegates SigV4 signing keys and policy evaluation to opa-sts).
 build_versitygw() {
-  local out="$BIN/versitygw-$VERSITYGW_VERSION"
-  if [[ -x "$out" ]]; then
-    log "versitygw $VERSITYGW_VERSION: cached at $out"
-    return 0
-  fi
-  need_cmd go "install Go"
-  local mod="$ROOT/test/tools/versitygw"
-  grep -q "github.com/versity/versitygw $VERSITYGW_VERSION" "$mod/go.mod" ||
-    die "test/tools/versitygw/go.mod does not pin versity/versitygw $VERSITYGW_VERSION"
-  mkdir -p "$BIN"
-  log "versitygw $VERSITYGW_VERSION: building (~1-1.5 min cold)..."
-  local start=$SECONDS tmp="$out.tmp.$$" errlog="$out.log.$$"
-  trap 'rm -f "$tmp" "$errlog"' EXIT
-  # stderr goes to a file: a cold build prints ~100 "go: downloading" lines.
-  if ! (
-    cd "$mod"
-    GOWORK=off CGO_ENABLED=0 go build -mod=readonly -trimpath \
-      -ldflags "-s -w -X main.Version=$VERSITYGW_VERSION" \
-      -o "$tmp" github.com/versity/versitygw/cmd/versitygw
-  ) 2>"$errlog"; then
-    grep -v '^go: downloading ' "$errlog" >&2 || true
-    die "versitygw build failed"
-  fi
-  grep -v '^go: downloading ' "$errlog" >&2 || true
-  mv -f "$tmp" "$out"
-  rm -f "$errlog"
-  trap - EXIT
-  log "versitygw $VERSITYGW_VERSION: built $out in $((SECONDS - start))s"
+  build_go_tool versitygw "$VERSITYGW_VERSION" github.com/versity/versitygw \
+    github.com/versity/versitygw/cmd/versitygw 0 "" "-X main.Version=$VERSITYGW_VERSION"
 }
 
 # install_oidc_provider: npm dependencies of the node oidc-provider test server,
