@@ -68,9 +68,9 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
-	cfg, eval := p.cfg, p.eval
+	cfg, eval, gateway := p.cfg, p.eval, p.gateway
 	p.mu.Unlock()
-	if err := verifySigV4(r, body, cfg.AccessKey, cfg.SecretKey, time.Now()); err != nil {
+	if err := gateway.verify(r, body, time.Now()); err != nil {
 		p.manager.Logger().Warn("%s: refused a request on %s: %v", Name, r.URL.Path, err)
 		writeErr(w, errSignature)
 		return

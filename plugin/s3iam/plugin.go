@@ -131,6 +131,7 @@ type Plugin struct {
 	done     chan struct{}
 	verifier *sessions
 	eval     *decision.Evaluator
+	gateway  *gatewayAuth
 }
 
 // Start loads the keys and listens on the socket.
@@ -151,6 +152,7 @@ func (p *Plugin) start(ctx context.Context) error {
 	// may be the one that creates them, and plugins start in no fixed order.
 	p.verifier = nil
 	p.eval = decision.New(ctx, p.manager, cfg.query)
+	p.gateway = newGatewayAuth(cfg.AccessKey, cfg.SecretKey)
 	ln, err := listen(cfg)
 	if err != nil {
 		return err

@@ -19,11 +19,25 @@ import (
 // and ours.
 const maxClockSkew = 5 * time.Minute
 
-// verifySigV4 checks that r (with its already-read body) is signed with
-// SigV4 by accessKey/secretKey for service "iam". The signature is
-// recomputed with aws-sdk-go-v2's signer over the same signed headers and
-// compared in constant time.
-func verifySigV4(r *http.Request, body []byte, accessKey, secretKey string, now time.Time) error {
+// gatewayAuth checks that requests come from the configured gateway
+// credential. One signer serves every request: it caches the signing key
+// it derives per day, so a request costs the canonicalisation and one
+// HMAC, not five.
+type gatewayAuth struct {
+	accessKey, secretKey string
+	signer               *v4.Signer
+}
+
+func newGatewayAuth(accessKey, secretKey string) *gatewayAuth {
+	return &gatewayAuth{accessKey: accessKey, secretKey: secretKey, signer: v4.NewSigner()}
+}
+
+// verify checks that r (with its already-read body) is signed with SigV4
+// by the gateway credential for service "iam". The signature is recomputed
+// with aws-sdk-go-v2's signer over the same signed headers and compared in
+// constant time.
+func (g *gatewayAuth) verify(r *http.Request, body []byte, now time.Time) error {
+	accessKey, secretKey := g.accessKey, g.secretKey
 	auth := r.Header.Get("Authorization")
 	const algo = "AWS4-HMAC-SHA256 "
 	if !strings.HasPrefix(auth, algo) {
@@ -79,7 +93,7 @@ func verifySigV4(r *http.Request, body []byte, accessKey, secretKey string, now 
 			c.Header.Add(h, v)
 		}
 	}
-	err = v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey},
+	err = g.signer.SignHTTP(context.Background(), aws.Credentials{AccessKeyID: accessKey, SecretAccessKey: secretKey},
 		c, payload, "iam", scope[2], t)
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)

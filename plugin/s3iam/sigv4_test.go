@@ -39,7 +39,7 @@ func TestVerifySigV4(t *testing.T) {
 	now := time.Now().UTC()
 	body := []byte(`{}`)
 	const ak, sk = "GATEWAY", "gateway-secret-0123456789"
-	if err := verifySigV4(signed(t, ak, sk, body, now), body, ak, sk, now); err != nil {
+	if err := newGatewayAuth(ak, sk).verify(signed(t, ak, sk, body, now), body, now); err != nil {
 		t.Fatalf("valid request refused: %v", err)
 	}
 	for name, c := range map[string]struct {
@@ -52,13 +52,13 @@ func TestVerifySigV4(t *testing.T) {
 		"too old":       {signed(t, ak, sk, body, now.Add(-10*time.Minute)), body},
 		"no signature":  {func() *http.Request { r, _ := http.NewRequest("POST", "http://unix/x", nil); return r }(), body},
 	} {
-		if err := verifySigV4(c.r, c.body, ak, sk, now); err == nil {
+		if err := newGatewayAuth(ak, sk).verify(c.r, c.body, now); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 	tampered := signed(t, ak, sk, body, now)
 	tampered.Header.Set(protocolHeader, "2")
-	if err := verifySigV4(tampered, body, ak, sk, now); err == nil {
+	if err := newGatewayAuth(ak, sk).verify(tampered, body, now); err == nil {
 		t.Error("a signed header changed after signing was accepted")
 	}
 }
