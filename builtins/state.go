@@ -27,28 +27,35 @@ type state struct {
 	policies  *valueCache[*iam.Policy]
 	mappings  *valueCache[*rolemap.Config]
 	sessions  atomic.Pointer[sessionKeys]
+	// dataEpoch counts data commits to the server's store (DataChanged).
+	dataEpoch atomic.Uint64
 }
 
 func newState(verifiedTokens int) *state {
 	keys := jwks.New(jwks.Config{})
-	return &state{
-		keys:     keys,
-		verifier: jwtverify.NewVerifier(keys, verifiedTokens),
-		providers: newValueCache(1024, func(v ast.Value) (*jwtverify.ProviderSet, error) {
-			return parseProviders(v, keys.AllowsInsecureHTTP())
-		}),
-		policies: newValueCache(16384, compilePolicy),
-		mappings: newValueCache(64, func(v ast.Value) (*rolemap.Config, error) {
-			o, ok := v.(ast.Object)
-			if !ok {
-				return nil, errors.New("the mapping configuration must be an object")
-			}
-			return rolemap.Compile(o)
-		}),
-	}
+	s := &state{keys: keys, verifier: jwtverify.NewVerifier(keys, verifiedTokens)}
+	s.providers = newValueCache(1024, &s.dataEpoch, func(v ast.Value) (*jwtverify.ProviderSet, error) {
+		return parseProviders(v, keys.AllowsInsecureHTTP())
+	})
+	s.policies = newValueCache(16384, &s.dataEpoch, compilePolicy)
+	s.mappings = newValueCache(64, &s.dataEpoch, func(v ast.Value) (*rolemap.Config, error) {
+		o, ok := v.(ast.Object)
+		if !ok {
+			return nil, errors.New("the mapping configuration must be an object")
+		}
+		return rolemap.Compile(o)
+	})
+	return s
 }
 
 var shared = newState(verifiedTokenCacheSize)
+
+// DataChanged tells the built-ins that data was committed to the store
+// they read from. OPA's in-memory store changes objects in place, so the
+// compiled-value caches stop trusting object identity and compare once
+// more. The server calls it from a store trigger (plugin/stsbuiltins);
+// opa eval and opa test never change data during evaluation.
+func DataChanged() { shared.dataEpoch.Add(1) }
 
 // JWKSCache returns the process-wide key set cache used by sts.verify_token,
 // for plugins that export its metrics.

@@ -1,7 +1,9 @@
 // Package stsbuiltins connects the process-wide state of the sts.* built-ins
 // to a running OPA server: it exports the JWKS cache's counters through the
 // plugin manager's Prometheus registry (served on /metrics) and reports a
-// plugin status for /health?plugins.
+// plugin status for /health?plugins. It also tells the built-ins when data
+// is committed to the server's store (builtins.DataChanged), which their
+// compiled-value caches need because OPA's store changes data in place.
 //
 // The plugin needs no configuration: EnableHook turns it on in every
 // server, so metrics exist whether or not the STS listener is configured.
@@ -16,6 +18,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/config"
 	"github.com/open-policy-agent/opa/v1/plugins"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opa-sts/opa-sts/builtins"
@@ -53,11 +56,17 @@ func (Factory) New(m *plugins.Manager, _ any) plugins.Plugin {
 type Plugin struct {
 	manager   *plugins.Manager
 	collector prometheus.Collector
+	trigger   storage.TriggerHandle
 }
 
-// Start registers the metrics. Registering again after a reload is not an
-// error: the collector reads the same process-wide counters.
-func (p *Plugin) Start(context.Context) error {
+// Start registers the metrics and the store trigger. Registering the
+// metrics again after a reload is not an error: the collector reads the
+// same process-wide counters.
+func (p *Plugin) Start(ctx context.Context) error {
+	if err := p.watchData(ctx); err != nil {
+		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: err.Error()})
+		return err
+	}
 	if reg := p.manager.PrometheusRegister(); reg != nil {
 		if err := reg.Register(p.collector); err != nil {
 			var already prometheus.AlreadyRegisteredError
@@ -71,8 +80,37 @@ func (p *Plugin) Start(context.Context) error {
 	return nil
 }
 
-// Stop unregisters the metrics.
-func (p *Plugin) Stop(context.Context) {
+// watchData registers a trigger that reports every data commit to the
+// built-ins. The epoch moves once at registration too, for anything
+// compiled before the trigger existed.
+func (p *Plugin) watchData(ctx context.Context) error {
+	err := storage.Txn(ctx, p.manager.Store, storage.WriteParams, func(txn storage.Transaction) error {
+		h, err := p.manager.Store.Register(ctx, txn, storage.TriggerConfig{
+			OnCommit: func(_ context.Context, _ storage.Transaction, event storage.TriggerEvent) {
+				if event.DataChanged() {
+					builtins.DataChanged()
+				}
+			},
+		})
+		p.trigger = h
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: register a store trigger: %w", Name, err)
+	}
+	builtins.DataChanged()
+	return nil
+}
+
+// Stop unregisters the metrics and the store trigger.
+func (p *Plugin) Stop(ctx context.Context) {
+	if p.trigger != nil {
+		_ = storage.Txn(ctx, p.manager.Store, storage.WriteParams, func(txn storage.Transaction) error {
+			p.trigger.Unregister(ctx, txn)
+			return nil
+		})
+		p.trigger = nil
+	}
 	if reg := p.manager.PrometheusRegister(); reg != nil {
 		reg.Unregister(p.collector)
 	}
