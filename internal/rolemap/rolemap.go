@@ -1,8 +1,11 @@
 // Package rolemap resolves a verified identity (token claims) to the roles
 // bound to it, from bindings given as data. It is the compiled form of the
 // mapping rules: bindings are checked and indexed once, then resolving a
-// claims set costs microseconds whatever the number of bindings of other
-// issuers.
+// claims set costs microseconds whatever the number of bindings. Each
+// binding is indexed under the values of one of its set criteria (clients,
+// subjects, groups, scopes or realm_roles), so only the bindings that can
+// apply to the claims are checked; bindings with only client_roles or
+// claims criteria are checked on every resolution.
 //
 // A binding applies when its issuer is the claims' "iss" and every
 // criterion it names holds (OR within a list, AND across criteria); a
@@ -20,6 +23,7 @@ package rolemap
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -38,7 +42,46 @@ type Identity struct {
 // Config is compiled configuration: provider settings and bindings by issuer.
 type Config struct {
 	providers map[string]provider
-	bindings  map[string][]binding
+	bindings  map[string]*issuerBindings
+}
+
+// issuerBindings are the bindings of one issuer and their index.
+type issuerBindings struct {
+	all []binding
+	// by anchors each binding (its position in all) under the values of
+	// one of its criteria; scan holds those that have none to anchor on.
+	by   [anchorKinds]map[string][]int
+	scan []int
+}
+
+// The criteria a binding can be anchored on.
+const (
+	anchorClient = iota
+	anchorSubject
+	anchorGroup
+	anchorScope
+	anchorRealmRole
+	anchorKinds
+)
+
+func (ib *issuerBindings) add(b binding) {
+	i := len(ib.all)
+	ib.all = append(ib.all, b)
+	// The most selective criterion first: a client or subject names one
+	// workload, groups and scopes are shared by many.
+	for kind, vals := range [anchorKinds]set{b.clients, b.subjects, b.groups, b.scopes, b.realmRoles} {
+		if vals == nil {
+			continue
+		}
+		if ib.by[kind] == nil {
+			ib.by[kind] = map[string][]int{}
+		}
+		for v := range vals {
+			ib.by[kind][v] = append(ib.by[kind][v], i)
+		}
+		return
+	}
+	ib.scan = append(ib.scan, i)
 }
 
 type provider struct {
@@ -68,7 +111,7 @@ var bindingMembers = map[string]bool{
 // ignored). Bindings with unknown members are an error: a misspelt
 // criterion would otherwise silently never match.
 func Compile(cfg ast.Object) (*Config, error) {
-	c := &Config{providers: map[string]provider{}, bindings: map[string][]binding{}}
+	c := &Config{providers: map[string]provider{}, bindings: map[string]*issuerBindings{}}
 	if t := cfg.Get(ast.StringTerm("providers")); t != nil {
 		arr, ok := t.Value.(*ast.Array)
 		if !ok {
@@ -102,7 +145,10 @@ func Compile(cfg ast.Object) (*Config, error) {
 				return nil, fmt.Errorf("bindings[%d]: %w", i, err)
 			}
 			if b != nil {
-				c.bindings[iss] = append(c.bindings[iss], *b)
+				if c.bindings[iss] == nil {
+					c.bindings[iss] = &issuerBindings{}
+				}
+				c.bindings[iss].add(*b)
 			}
 		}
 	}
@@ -213,8 +259,8 @@ func (c *Config) Resolve(claims ast.Object) Identity {
 	} else {
 		id.Subject = id.ClientID
 	}
-	bindings := c.bindings[iss]
-	if len(bindings) == 0 {
+	ib := c.bindings[iss]
+	if ib == nil {
 		return id
 	}
 	// Claim-derived values, computed once for all bindings.
@@ -223,13 +269,35 @@ func (c *Config) Resolve(claims ast.Object) Identity {
 		groups:     values(claims.Get(ast.StringTerm(p.groupsClaim))),
 		realmRoles: values(path(claims, "realm_access", "roles")),
 	}
-	seen := map[string]bool{}
-	for i := range bindings {
-		b := &bindings[i]
-		if !seen[b.role] && b.applies(claims, &id, &f) {
-			seen[b.role] = true
+	var checked map[int]bool
+	check := func(i int) {
+		if checked[i] {
+			return // anchored under two of the claims' values
+		}
+		if checked == nil {
+			checked = map[int]bool{}
+		}
+		checked[i] = true
+		if b := &ib.all[i]; !slices.Contains(id.Roles, b.role) && b.applies(claims, &id, &f) {
 			id.Roles = append(id.Roles, b.role)
 		}
+	}
+	lookup := func(kind int, vals ...string) {
+		for _, v := range vals {
+			for _, i := range ib.by[kind][v] {
+				check(i)
+			}
+		}
+	}
+	lookup(anchorClient, id.ClientID)
+	if id.Subject != "" {
+		lookup(anchorSubject, id.Subject)
+	}
+	lookup(anchorGroup, f.groups...)
+	lookup(anchorScope, f.scopes...)
+	lookup(anchorRealmRole, f.realmRoles...)
+	for _, i := range ib.scan {
+		check(i)
 	}
 	sort.Strings(id.Roles)
 	return id

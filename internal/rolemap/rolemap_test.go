@@ -1,6 +1,11 @@
 package rolemap
 
 import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -46,6 +51,61 @@ func TestCompileErrors(t *testing.T) {
 	} {
 		if _, err := Compile(ast.MustParseTerm(s).Value.(ast.Object)); err == nil {
 			t.Errorf("%s: compiled", s)
+		}
+	}
+}
+
+// The index finds exactly the roles a check of every binding finds.
+func TestIndexAgreesWithAScanOfEveryBinding(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	pick := func(pool ...string) []any {
+		out := []any{}
+		for _, v := range pool {
+			if rng.IntN(3) == 0 {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	for round := range 300 {
+		var bindings []any
+		for r := range 12 {
+			b := map[string]any{"role": fmt.Sprintf("r%d", r%7), "issuer": "i"}
+			for _, k := range []string{"clients", "subjects", "groups", "scopes", "realm_roles"} {
+				if rng.IntN(3) == 0 {
+					b[k] = pick("a", "b", "c", "")
+				}
+			}
+			if rng.IntN(4) == 0 {
+				b["claims"] = map[string]any{"dept": pick("x", "y")}
+			}
+			if rng.IntN(4) == 0 {
+				b["client_roles"] = map[string]any{"app": pick("x", "y")}
+			}
+			bindings = append(bindings, b)
+		}
+		raw, _ := json.Marshal(map[string]any{"bindings": bindings})
+		c := cfg(t, string(raw))
+		claimsRaw, _ := json.Marshal(map[string]any{
+			"iss": "i", "azp": []string{"a", "b", "c", ""}[rng.IntN(4)], "sub": []string{"a", "b", ""}[rng.IntN(3)],
+			"groups": pick("a", "b", "c"), "scope": "a c", "realm_access": map[string]any{"roles": pick("a", "b", "c")},
+			"dept": "x", "resource_access": map[string]any{"app": map[string]any{"roles": pick("x", "y")}},
+		})
+		claims := ast.MustParseTerm(string(claimsRaw)).Value.(ast.Object)
+		got := c.Resolve(claims)
+
+		want := Identity{ClientID: got.ClientID, Subject: got.Subject}
+		f := facts{scopes: scopes(claims), groups: values(claims.Get(ast.StringTerm("groups"))), realmRoles: values(path(claims, "realm_access", "roles"))}
+		if ib := c.bindings["i"]; ib != nil {
+			for i := range ib.all {
+				if b := &ib.all[i]; !slices.Contains(want.Roles, b.role) && b.applies(claims, &want, &f) {
+					want.Roles = append(want.Roles, b.role)
+				}
+			}
+		}
+		sort.Strings(want.Roles)
+		if !slices.Equal(got.Roles, want.Roles) {
+			t.Fatalf("round %d: index %v, scan %v\nbindings %s\nclaims %s", round, got.Roles, want.Roles, raw, claimsRaw)
 		}
 	}
 }
