@@ -34,8 +34,31 @@ var iamEvaluateDecl = &rego.Function{
 	),
 }
 
+// IAMEvaluateRolesName is the name of the built-in that evaluates the
+// statements of several roles as one set.
+const IAMEvaluateRolesName = "sts.iam_evaluate_roles"
+
+var iamEvaluateRolesDecl = &rego.Function{
+	Name: IAMEvaluateRolesName,
+	Description: "Evaluates the statements of the named roles as one set, as sts.iam_evaluate does for one list: an " +
+		"explicit Deny in any role wins, then any Allow. roles maps a role name to {\"statements\": [...], ...} (as " +
+		"data.opa_sts.roles); names lists the roles to evaluate (a name with no role or no statements contributes " +
+		"nothing). Returns {\"decision\": \"allow\"|\"deny\"|\"no_match\", \"role\": the deciding role, " +
+		"\"statement\": index, \"sid\": Sid}. The request is read once and each role's statements are compiled " +
+		"once and cached; malformed statements of a named role are an error (fail closed).",
+	Decl: types.NewFunction(
+		types.Args(
+			types.Named("roles", anyObject).Description("role name to {statements}"),
+			types.Named("names", types.NewAny(types.NewArray(nil, types.S), types.NewSet(types.S))).Description("the roles to evaluate"),
+			types.Named("request", anyObject).Description("action, resource, context, variables"),
+		),
+		types.Named("result", anyObject).Description("decision, role, statement, sid"),
+	),
+}
+
 func init() {
 	rego.RegisterBuiltin2(iamEvaluateDecl, shared.iamEvaluate)
+	rego.RegisterBuiltin3(iamEvaluateRolesDecl, shared.iamEvaluateRoles)
 }
 
 func compilePolicy(v ast.Value) (*iam.Policy, error) {
@@ -87,6 +110,76 @@ func (s *state) iamEvaluate(_ rego.BuiltinContext, stmts, reqTerm *ast.Term) (*a
 		ast.Item(keySid, ast.StringTerm(p.Sid(i))),
 	), nil
 }
+
+var keyRole = ast.InternedTerm("role")
+
+func (s *state) iamEvaluateRoles(_ rego.BuiltinContext, rolesTerm, namesTerm, reqTerm *ast.Term) (*ast.Term, error) {
+	roles, err := builtins.ObjectOperand(rolesTerm.Value, 1)
+	if err != nil {
+		return nil, err
+	}
+	var names []*ast.Term
+	switch n := namesTerm.Value.(type) {
+	case *ast.Array:
+		n.Foreach(func(t *ast.Term) { names = append(names, t) })
+	case ast.Set:
+		names = n.Slice()
+	default:
+		return nil, builtins.NewOperandTypeErr(2, namesTerm.Value, "array", "set")
+	}
+	reqObj, err := builtins.ObjectOperand(reqTerm.Value, 3)
+	if err != nil {
+		return nil, err
+	}
+	r, err := iamRequest(reqObj)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", IAMEvaluateRolesName, err)
+	}
+	decision, role, stmt, sid := iam.NoMatch, "", -1, ""
+	for _, name := range names {
+		if _, ok := name.Value.(ast.String); !ok {
+			return nil, fmt.Errorf("%s: role names must be strings", IAMEvaluateRolesName)
+		}
+		rt := roles.Get(name)
+		if rt == nil {
+			continue
+		}
+		ro, ok := rt.Value.(ast.Object)
+		if !ok {
+			return nil, fmt.Errorf("%s: role %v is not an object", IAMEvaluateRolesName, name)
+		}
+		st := ro.Get(keyStatements)
+		if st == nil {
+			continue
+		}
+		p, err := s.policies.get(st.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%s: role %v: invalid statements: %w", IAMEvaluateRolesName, name, err)
+		}
+		d, i := p.Evaluate(r)
+		switch {
+		case d == iam.Deny:
+			// Nothing outranks a Deny, but every named role is still
+			// checked for malformed statements.
+			if decision != iam.Deny {
+				decision, role, stmt, sid = d, string(name.Value.(ast.String)), i, p.Sid(i)
+			}
+		case d == iam.Allow && decision == iam.NoMatch:
+			decision, role, stmt, sid = d, string(name.Value.(ast.String)), i, p.Sid(i)
+		}
+	}
+	items := [][2]*ast.Term{
+		{keyDecision, ast.StringTerm(decision.String())},
+		{keyStatement, ast.IntNumberTerm(stmt)},
+		{keySid, ast.StringTerm(sid)},
+	}
+	if role != "" {
+		items = append(items, [2]*ast.Term{keyRole, ast.StringTerm(role)})
+	}
+	return ast.ObjectTerm(items...), nil
+}
+
+var keyStatements = ast.InternedTerm("statements")
 
 func iamRequest(o ast.Object) (*iam.Request, error) {
 	r := &iam.Request{}

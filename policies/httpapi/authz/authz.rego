@@ -6,7 +6,7 @@
 #   claims, denyOnly}} for every S3 request. The session was minted by
 #   MinIO from the same identity provider, so input.claims are the IdP's
 #   claims and the same mapping rules (data.opa_sts.bindings) give the roles;
-#   their statements are evaluated with sts.iam_evaluate.
+#   their statements are evaluated with sts.iam_evaluate_roles.
 #
 #   Rules, in order:
 #     owner     MinIO's root credentials (owner: true) are allowed: MinIO
@@ -19,9 +19,19 @@ package httpapi.authz
 
 import data.sts.mapping
 
+# allow is what MinIO asks, once per S3 request: the rules above written
+# so that only what the answer needs is evaluated. decision gives the same
+# answer with its reason and rule (for explanations and decision logs).
 default allow := false
 
-allow if decision.allow
+allow if input.owner == true
+
+allow if outcome == "allow"
+
+allow if {
+	input.denyOnly == true
+	outcome == "no_match"
+}
 
 default decision := {"allow": false, "reason": "no statement allows this request", "rule": "default"}
 
@@ -31,9 +41,7 @@ decision := {"allow": true, "reason": "MinIO owner credentials", "rule": "owner"
 	input.denyOnly == true
 } else := {"allow": outcome == "allow", "reason": concat("", [outcome, " for roles ", concat(",", roles)]), "rule": "statements", "roles": roles}
 
-claims := object.get(input, "claims", {})
-
-id := mapping.identity(claims)
+id := mapping.identity(object.get(input, "claims", {}))
 
 default roles := []
 
@@ -49,16 +57,9 @@ request := {
 	"variables": object.union(object.get(id, "variables", {}), {"aws:username": object.get(input, "account", "")}),
 }
 
-# Each role's statements are evaluated as stored (compiled once, found again
-# by identity); across roles an explicit Deny wins, then any Allow, exactly
-# as if the statements were one list.
-decisions contains sts.iam_evaluate(data.opa_sts.roles[role].statements, request).decision if some role in roles
-
-outcome := "deny" if {
-	"deny" in decisions
-} else := "allow" if {
-	"allow" in decisions
-} else := "no_match"
+# The statements of all the roles are evaluated as one set (each role's
+# compiled once): an explicit Deny in any role wins, then any Allow.
+outcome := sts.iam_evaluate_roles(object.get(mapping.config, "roles", {}), roles, request).decision
 
 resource := concat("", ["arn:aws:s3:::", input.bucket, "/", input.object]) if {
 	input.object != ""
