@@ -2,7 +2,9 @@
 # MinIO's access-management plugin contract over HTTP
 # (POST /v1/data/httpapi/authz/allow, a MinIO-shaped body, 100 roles of 10
 # statements), 16 connections, hey on loopback: opa-sts's policy next to a
-# straightforward IAM-in-Rego policy on stock built-ins, in the same run.
+# straightforward IAM-in-Rego policy on stock built-ins, and next to a
+# trivial `allow := true` (the cost of OPA's HTTP path alone), in the same
+# run.
 #
 #   bash scripts/loadtest-minio.sh [seconds] [roles]
 set -euo pipefail
@@ -26,9 +28,11 @@ serve() { # name policy-paths...
   curl -sf -X POST --data @"$DIR/body.json" "$url" | grep -q '"result":true' || { echo "$name: request not allowed" >&2; cat "$DIR/$name.log" >&2; exit 1; }
   echo "== $name ($ROLES roles, 16 connections, ${SECS}s)"
   hey -z "${SECS}s" -c 16 -m POST -T application/json -D "$DIR/body.json" "$url" \
-    | grep -E 'Requests/sec|50% in|99% in|\[200\]|\[[45][0-9][0-9]\]' | sed 's/^ */  /'
+    | grep -E 'Requests/sec|50% in|99% in|\[200\]|\[[45][0-9][0-9]\]' | grep -v '|' | sed 's/^ */  /'
   kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 }
 
 serve opa-sts "$ROOT/policies/sts/mapping.rego" "$ROOT/policies/httpapi/authz/authz.rego"
 serve stock-iam-in-rego "$ROOT/test/bench/minio-stock/authz.rego"
+printf 'package httpapi.authz\n\nallow := true\n' > "$DIR/trivial.rego"
+serve trivial-allow-true "$DIR/trivial.rego"
