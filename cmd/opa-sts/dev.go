@@ -46,6 +46,9 @@ to anyone who knows the printed client secret. Production deployments use
 }
 
 func runDev(ctx context.Context, addr, stsAddr, dir string) error {
+	if addr == stsAddr {
+		return fmt.Errorf("dev: --addr (the OPA REST API) and --sts-addr (the STS) must be different addresses, both are %s", addr)
+	}
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return err

@@ -170,3 +170,13 @@ func grepLines(text, substr string) string {
 	}
 	return b.String()
 }
+
+// The REST API and the STS cannot share an address: dev refuses before it
+// starts anything, and says why.
+func TestDevModeRefusesOneAddressForBoth(t *testing.T) {
+	addr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
+	res := opasts.Run(t, t.TempDir(), "dev", "--addr", addr, "--sts-addr", addr)
+	if res.Exit == 0 || !strings.Contains(res.Stderr, "must be different addresses") {
+		t.Fatalf("exit %d, stderr %q", res.Exit, res.Stderr)
+	}
+}
