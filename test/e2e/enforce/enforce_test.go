@@ -126,11 +126,25 @@ func startEnvWith(t testing.TB, mtls bool) *env {
 	}
 
 	// versitygw over a POSIX directory, asking opa-sts about every non-root request.
+	s3Addr := startVersitygw(t, dir, endpoint, srv.Logs, gwTLS...)
+
+	ctx := context.Background()
+	root, err := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(rootAK, rootSK, ""), Region: "us-east-1"})
+	must(t, err)
+	must(t, root.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}))
+	return &env{hydra: h, srv: srv, stsAddr: stsAddr, s3Addr: s3Addr, iamEndpoint: endpoint}
+}
+
+// startVersitygw starts versitygw over a POSIX directory in dir, with the
+// standalone IAM service at iamEndpoint, and returns its S3 address once
+// it answers. iamLogs adds the IAM service's log to a failed test's output.
+func startVersitygw(t testing.TB, dir, iamEndpoint string, iamLogs func() string, extra ...string) string {
+	t.Helper()
 	s3Addr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
 	data := filepath.Join(dir, "s3data")
 	must(t, os.MkdirAll(data, 0o700))
 	args := append([]string{"--access", rootAK, "--secret", rootSK, "--port", s3Addr,
-		"--iam-standalone-endpoint", endpoint, "--iam-standalone-access", gwAK, "--iam-standalone-secret", gwSK}, gwTLS...)
+		"--iam-standalone-endpoint", iamEndpoint, "--iam-standalone-access", gwAK, "--iam-standalone-secret", gwSK}, extra...)
 	gw := exec.Command(versitygwBinary(t), append(args, "posix", data)...)
 	gwLog := &opasts.SyncBuffer{}
 	gw.Stdout, gw.Stderr = gwLog, gwLog
@@ -139,7 +153,7 @@ func startEnvWith(t testing.TB, mtls bool) *env {
 		_ = gw.Process.Kill()
 		_ = gw.Wait()
 		if t.Failed() {
-			t.Logf("versitygw log:\n%s\nopa-sts log:\n%s", gwLog.String(), srv.Logs())
+			t.Logf("versitygw log:\n%s\nIAM service log:\n%s", gwLog.String(), iamLogs())
 		}
 	})
 	waitFor(t, func() bool {
@@ -149,12 +163,7 @@ func startEnvWith(t testing.TB, mtls bool) *env {
 		}
 		return err == nil
 	})
-
-	ctx := context.Background()
-	root, err := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(rootAK, rootSK, ""), Region: "us-east-1"})
-	must(t, err)
-	must(t, root.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}))
-	return &env{hydra: h, srv: srv, stsAddr: stsAddr, s3Addr: s3Addr, iamEndpoint: endpoint}
+	return s3Addr
 }
 
 func TestVersitygwEnforcesSTSCredentials(t *testing.T) {

@@ -7,13 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"testing"
-
-	"github.com/opa-sts/opa-sts/test/e2e/opasts"
 )
 
 // Fixed credentials of the floor stub: it knows one session and allows
@@ -67,27 +62,6 @@ func startStubIAMGateway(b *testing.B) string {
 	go func() { _ = srv.Serve(l) }()
 	b.Cleanup(func() { _ = srv.Close() })
 
-	s3Addr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(b))
-	data := filepath.Join(dir, "s3data")
-	must(b, os.MkdirAll(data, 0o700))
-	gw := exec.Command(versitygwBinary(b), "--access", rootAK, "--secret", rootSK, "--port", s3Addr,
-		"--iam-standalone-endpoint", socket, "--iam-standalone-access", gwAK, "--iam-standalone-secret", gwSK, "posix", data)
-	gwLog := &opasts.SyncBuffer{}
-	gw.Stdout, gw.Stderr = gwLog, gwLog
-	must(b, gw.Start())
-	b.Cleanup(func() {
-		_ = gw.Process.Kill()
-		_ = gw.Wait()
-		if b.Failed() {
-			b.Logf("versitygw (stub IAM) log:\n%s", gwLog.String())
-		}
-	})
-	waitFor(b, func() bool {
-		resp, err := http.Get("http://" + s3Addr + "/")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
+	s3Addr := startVersitygw(b, dir, socket, func() string { return "(the stub logs nothing)" })
 	return s3Addr
 }
