@@ -62,7 +62,7 @@ test-go: build
 test: tools lint test-rego test-race test-go
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./builtins/ ./plugin/sts/ | tee build/bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./builtins/ ./plugin/sts/ ./plugin/s3iam/ ./policies/ | tee build/bench.txt
 
 loadtest: build
 	bash scripts/loadtest.sh
