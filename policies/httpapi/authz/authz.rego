@@ -48,7 +48,7 @@ default roles := []
 roles := id.roles
 
 # MinIO's condition keys ("SourceIp", "prefix") are matched by statements'
-# AWS names ("aws:SourceIp", "s3:prefix"): sts.iam_evaluate falls back to
+# AWS names ("aws:SourceIp", "s3:prefix"): the evaluation falls back to
 # the unprefixed key.
 request := {
 	"action": input.action,
