@@ -57,59 +57,58 @@ func invalidToken(msg string) *apiError {
 }
 
 func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	p.mu.Lock()
+	cfg, eval, gateway, m := p.cfg, p.eval, p.gateway, p.metrics
+	p.mu.Unlock()
+	resp, aerr := p.handle(r, cfg, eval, gateway, m)
 	w.Header().Set(protocolHeader, ProtocolVersion)
+	if aerr != nil {
+		writeErr(w, aerr)
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(resp)
+	}
+	m.observe(endpointLabel(r.URL.Path), aerr, start)
+}
+
+// handle authenticates the gateway's request and answers it.
+func (p *Plugin) handle(r *http.Request, cfg *Config, eval evaluatorIface, gateway *gatewayAuth, m *metrics) (any, *apiError) {
 	if r.Method != http.MethodPost {
-		writeErr(w, &apiError{status: http.StatusMethodNotAllowed, Error: "POST only", Code: "MethodNotAllowed"})
-		return
+		return nil, &apiError{status: http.StatusMethodNotAllowed, Error: "POST only", Code: "MethodNotAllowed"}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	if err != nil || len(body) > maxBodyBytes {
-		writeErr(w, errBadRequest)
-		return
+		return nil, errBadRequest
 	}
-	p.mu.Lock()
-	cfg, eval, gateway := p.cfg, p.eval, p.gateway
-	p.mu.Unlock()
 	if err := gateway.verify(r, body, time.Now()); err != nil {
 		p.manager.Logger().Warn("%s: refused a request on %s: %v", Name, r.URL.Path, err)
-		writeErr(w, errSignature)
-		return
+		return nil, errSignature
 	}
 	if r.URL.Path != "/private/version" && r.Header.Get(protocolHeader) != ProtocolVersion {
-		writeErr(w, errProtocol)
-		return
+		return nil, errProtocol
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 9*time.Second)
 	defer cancel()
 	verifier, err := p.sessions()
 	if err != nil {
 		p.manager.Logger().Error("%s: %v", Name, err)
-		writeErr(w, errInternal)
-		return
+		return nil, errInternal
 	}
-	h := &handler{cfg: cfg, sessions: verifier, eval: eval, plugin: p}
-	var resp any
-	var aerr *apiError
+	h := &handler{cfg: cfg, sessions: verifier, eval: eval, plugin: p, metrics: m}
 	switch r.URL.Path {
 	case "/private/version":
-		resp = map[string]any{"protocol": 1, "minClient": 1, "serverVersion": "opa-sts", "accountId": cfg.AccountID}
+		return map[string]any{"protocol": 1, "minClient": 1, "serverVersion": "opa-sts", "accountId": cfg.AccountID}, nil
 	case "/private/derive-signing-key":
-		resp, aerr = h.deriveSigningKey(ctx, body)
+		return h.deriveSigningKey(ctx, body)
 	case "/private/evaluate-policy":
-		resp, aerr = h.evaluatePolicy(ctx, body)
+		return h.evaluatePolicy(ctx, body)
 	case "/private/resolve-identity":
-		resp, aerr = h.resolveIdentity(body)
+		return h.resolveIdentity(body)
 	case "/private/resolve-principals":
-		resp, aerr = h.resolvePrincipals(body)
-	default:
-		aerr = &apiError{status: http.StatusNotFound, Error: "no such endpoint", Code: "NotFound"}
+		return h.resolvePrincipals(body)
 	}
-	if aerr != nil {
-		writeErr(w, aerr)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(resp)
+	return nil, &apiError{status: http.StatusNotFound, Error: "no such endpoint", Code: "NotFound"}
 }
 
 func writeErr(w http.ResponseWriter, e *apiError) {
@@ -123,6 +122,7 @@ type handler struct {
 	sessions *sessions
 	eval     evaluatorIface
 	plugin   *Plugin
+	metrics  *metrics
 }
 
 type evaluatorIface interface {
@@ -225,6 +225,7 @@ func (h *handler) evaluatePolicy(ctx context.Context, body []byte) (any, *apiErr
 			decisions[i][j] = normalize(d["decision"])
 		}
 	}
+	h.metrics.decided(decisions)
 	// The decision already intersects the session policy (data.s3), so
 	// there is no separate session matrix.
 	return map[string]any{"decisions": decisions, "principalArn": h.principalArn(s)}, nil

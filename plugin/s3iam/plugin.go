@@ -132,6 +132,7 @@ type Plugin struct {
 	verifier *sessions
 	eval     *decision.Evaluator
 	gateway  *gatewayAuth
+	metrics  *metrics
 }
 
 // Start loads the keys and listens on the socket.
@@ -153,6 +154,13 @@ func (p *Plugin) start(ctx context.Context) error {
 	p.verifier = nil
 	p.eval = decision.New(ctx, p.manager, cfg.query)
 	p.gateway = newGatewayAuth(cfg.AccessKey, cfg.SecretKey)
+	if p.metrics == nil {
+		m, err := newMetrics(p.manager.PrometheusRegister())
+		if err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+		p.metrics = m
+	}
 	ln, err := listen(cfg)
 	if err != nil {
 		return err

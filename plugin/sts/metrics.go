@@ -1,9 +1,9 @@
 package sts
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opa-sts/opa-sts/internal/promutil"
 )
 
 // metrics are the plugin's Prometheus metrics. Values never carry tokens
@@ -34,24 +34,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return m, nil
 	}
 	var err error
-	m.issued = register(reg, m.issued, &err)
-	m.denied = register(reg, m.denied, &err)
-	m.duration = register(reg, m.duration, &err)
+	m.issued = promutil.Register(reg, m.issued, &err)
+	m.denied = promutil.Register(reg, m.denied, &err)
+	m.duration = promutil.Register(reg, m.duration, &err)
 	return m, err
-}
-
-// register registers c, or returns the collector registered before under
-// the same name: a plugin re-created by opa-sts run --watch-config keeps
-// counting where the previous one stopped instead of failing.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	if err := reg.Register(c); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if errors.As(err, &already) {
-			if existing, ok := already.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		*errp = errors.Join(*errp, err)
-	}
-	return c
 }

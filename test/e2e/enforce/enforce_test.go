@@ -246,6 +246,41 @@ func TestVersitygwEnforcesSTSCredentials(t *testing.T) {
 	stranger, _ := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4("ASIASTRANGER00000000", "x", ""), Region: "us-east-1"})
 	_, err = io.ReadAll(mustObj(stranger.GetObject(ctx, bucket, own, minio.GetObjectOptions{})))
 	expectRefused(t, err)
+
+	// What happened shows on OPA's /metrics: keys derived, decisions of
+	// each kind, refused tokens; and no secret in any of it.
+	metrics := httpGet(t, e.srv.URL+"/metrics")
+	for _, want := range []string{
+		`opa_sts_s3iam_requests_total{endpoint="derive-signing-key",outcome="ok"} `,
+		`opa_sts_s3iam_requests_total{endpoint="derive-signing-key",outcome="InvalidToken"} `,
+		`opa_sts_s3iam_requests_total{endpoint="derive-signing-key",outcome="NoSuchIdentity"} `,
+		`opa_sts_s3iam_requests_total{endpoint="evaluate-policy",outcome="ok"} `,
+		`opa_sts_s3iam_decisions_total{decision="allow"} `,
+		`opa_sts_s3iam_decisions_total{decision="no_match"} `,
+		`opa_sts_s3iam_request_duration_seconds_count{endpoint="evaluate-policy"} `,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics has no %s", want)
+		}
+	}
+	for _, secret := range []string{v.SecretAccessKey, v.SessionToken, w.SessionToken, v.AccessKeyID} {
+		if strings.Contains(metrics, secret) {
+			t.Error("/metrics contains a credential")
+		}
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	must(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	must(t, err)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	return string(b)
 }
 
 func mustObj(o *minio.Object, err error) io.Reader {
