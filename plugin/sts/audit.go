@@ -7,6 +7,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
 	"github.com/open-policy-agent/opa/v1/server"
+
+	"github.com/opa-sts/opa-sts/internal/audit"
 )
 
 // finish records one STS request in the metrics and the decision log.
@@ -64,7 +66,7 @@ func (p *Plugin) finish(ctx context.Context, out *outcome, requestID string, sta
 		Custom: map[string]any{"sts": map[string]any{
 			"action": out.action, "request_id": requestID, "revision": out.revision,
 			// Kept here too: the default mask policy erases /input/token.
-			"token_fingerprint": redacted(token),
+			"token_fingerprint": audit.Fingerprint(token),
 		}},
 	}
 	if err := lp.Log(context.WithoutCancel(ctx), info); err != nil {
@@ -82,7 +84,7 @@ func scrub(v any, secret string) any {
 	switch x := v.(type) {
 	case string:
 		if x == secret {
-			return redacted(x)
+			return audit.Fingerprint(x)
 		}
 		return x
 	case map[string]any:

@@ -2,8 +2,6 @@ package sts
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 
@@ -14,6 +12,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/opa-sts/opa-sts/internal/audit"
 	"github.com/opa-sts/opa-sts/internal/credentials"
 	"github.com/opa-sts/opa-sts/internal/iam"
 	"github.com/opa-sts/opa-sts/internal/sessionstore"
@@ -252,7 +251,7 @@ func scrubError(err error, token string) error {
 	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
 		return err
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), token, redacted(token)))
+	return errors.New(strings.ReplaceAll(err.Error(), token, audit.Fingerprint(token)))
 }
 
 func wholeNumber(v any) (int64, bool) {
@@ -294,13 +293,4 @@ func assumedRoleArn(req *stswire.Request, subject string) string {
 		role = parts[5][strings.LastIndexByte(parts[5], '/')+1:]
 	}
 	return fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", account, role, sessionName(req, subject))
-}
-
-func newRequestID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "00000000-0000-0000-0000-000000000000"
-	}
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }

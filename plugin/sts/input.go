@@ -1,14 +1,13 @@
 package sts
 
 import (
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"net"
 	"net/http"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
+	"github.com/opa-sts/opa-sts/internal/audit"
 	"github.com/opa-sts/opa-sts/internal/stswire"
 )
 
@@ -80,16 +79,6 @@ func tlsInfo(cs *tls.ConnectionState) *ast.Term {
 	return ast.ObjectTerm(items...)
 }
 
-// redacted replaces a secret with a fingerprint that lets an auditor match
-// log entries of the same token without being able to use it.
-func redacted(secret string) string {
-	if secret == "" {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(secret))
-	return "redacted:sha256:" + hex.EncodeToString(sum[:8])
-}
-
 // maskedInput is the input as decision logs record it: tokens replaced by
 // fingerprints.
 func maskedInput(in ast.Object) any {
@@ -98,7 +87,7 @@ func maskedInput(in ast.Object) any {
 		key := ast.StringTerm(k)
 		if t := masked.Get(key); t != nil {
 			if s, ok := t.Value.(ast.String); ok {
-				masked.Insert(key, ast.StringTerm(redacted(string(s))))
+				masked.Insert(key, ast.StringTerm(audit.Fingerprint(string(s))))
 			}
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/plugins"
 
 	"github.com/opa-sts/opa-sts/builtins"
+	"github.com/opa-sts/opa-sts/internal/audit"
 	"github.com/opa-sts/opa-sts/internal/credentials"
 	"github.com/opa-sts/opa-sts/internal/decision"
 	"github.com/opa-sts/opa-sts/internal/keyring"
@@ -277,7 +278,7 @@ var errNotFound = &stswire.Error{Status: http.StatusNotFound, Type: stswire.Type
 
 // ServeHTTP routes the STS listener's requests.
 func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	requestID := newRequestID()
+	requestID := audit.NewID()
 	select {
 	case p.sem <- struct{}{}:
 		defer func() { <-p.sem }()

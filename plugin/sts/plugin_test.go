@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opa-sts/opa-sts/internal/audit"
 	"github.com/opa-sts/opa-sts/internal/stswire"
 )
 
@@ -99,7 +100,7 @@ func TestScrubAndRedact(t *testing.T) {
 	if strings.Contains(string(b), tok) || !strings.Contains(string(b), "redacted:sha256:") {
 		t.Fatalf("scrub: %s", b)
 	}
-	if redacted("") != "" || redacted(tok) == redacted(tok+"x") {
+	if audit.Fingerprint("") != "" || audit.Fingerprint(tok) == audit.Fingerprint(tok+"x") {
 		t.Fatal("redacted")
 	}
 	if err := scrubError(errTest(tok+" failed"), tok); strings.Contains(err.Error(), tok) {
