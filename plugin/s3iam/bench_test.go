@@ -69,7 +69,7 @@ func BenchmarkProtocol(b *testing.B) {
 	b.Run("derive-signing-key", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			if _, aerr := h.deriveSigningKey(ctx, derive); aerr != nil {
+			if _, aerr := h.deriveSigningKey(ctx, derive, &record{}); aerr != nil {
 				b.Fatal(aerr.Error)
 			}
 		}
@@ -77,7 +77,7 @@ func BenchmarkProtocol(b *testing.B) {
 	b.Run("evaluate-policy", func(b *testing.B) {
 		b.ReportAllocs()
 		for i := 0; i < b.N; i++ {
-			resp, aerr := h.evaluatePolicy(ctx, evaluate)
+			resp, aerr := h.evaluatePolicy(ctx, evaluate, &record{})
 			if aerr != nil {
 				b.Fatal(aerr.Error)
 			}

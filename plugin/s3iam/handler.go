@@ -61,7 +61,7 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	cfg, eval, gateway, m := p.cfg, p.eval, p.gateway, p.metrics
 	p.mu.Unlock()
-	resp, aerr := p.handle(r, cfg, eval, gateway, m)
+	resp, rec, aerr := p.handle(r, cfg, eval, gateway, m)
 	w.Header().Set(protocolHeader, ProtocolVersion)
 	if aerr != nil {
 		writeErr(w, aerr)
@@ -69,46 +69,57 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(resp)
 	}
-	m.observe(endpointLabel(r.URL.Path), aerr, start)
+	endpoint := endpointLabel(r.URL.Path)
+	m.observe(endpoint, aerr, start)
+	p.logDecision(r.Context(), cfg, endpoint, rec, aerr, start)
 }
 
-// handle authenticates the gateway's request and answers it.
-func (p *Plugin) handle(r *http.Request, cfg *Config, eval evaluatorIface, gateway *gatewayAuth, m *metrics) (any, *apiError) {
+// handle authenticates the gateway's request and answers it. The record
+// is for the decision log: set for the requests about an end user's
+// credentials (derive-signing-key, evaluate-policy) once the gateway is
+// authenticated.
+func (p *Plugin) handle(r *http.Request, cfg *Config, eval evaluatorIface, gateway *gatewayAuth, m *metrics) (any, *record, *apiError) {
 	if r.Method != http.MethodPost {
-		return nil, &apiError{status: http.StatusMethodNotAllowed, Error: "POST only", Code: "MethodNotAllowed"}
+		return nil, nil, &apiError{status: http.StatusMethodNotAllowed, Error: "POST only", Code: "MethodNotAllowed"}
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
 	if err != nil || len(body) > maxBodyBytes {
-		return nil, errBadRequest
+		return nil, nil, errBadRequest
 	}
 	if err := gateway.verify(r, body, time.Now()); err != nil {
 		p.manager.Logger().Warn("%s: refused a request on %s: %v", Name, r.URL.Path, err)
-		return nil, errSignature
+		return nil, nil, errSignature
 	}
 	if r.URL.Path != "/private/version" && r.Header.Get(protocolHeader) != ProtocolVersion {
-		return nil, errProtocol
+		return nil, nil, errProtocol
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 9*time.Second)
 	defer cancel()
 	verifier, err := p.sessions()
 	if err != nil {
 		p.manager.Logger().Error("%s: %v", Name, err)
-		return nil, errInternal
+		return nil, nil, errInternal
 	}
 	h := &handler{cfg: cfg, sessions: verifier, eval: eval, plugin: p, metrics: m}
 	switch r.URL.Path {
 	case "/private/version":
-		return map[string]any{"protocol": 1, "minClient": 1, "serverVersion": "opa-sts", "accountId": cfg.AccountID}, nil
+		return map[string]any{"protocol": 1, "minClient": 1, "serverVersion": "opa-sts", "accountId": cfg.AccountID}, nil, nil
 	case "/private/derive-signing-key":
-		return h.deriveSigningKey(ctx, body)
+		rec := &record{}
+		resp, aerr := h.deriveSigningKey(ctx, body, rec)
+		return resp, rec, aerr
 	case "/private/evaluate-policy":
-		return h.evaluatePolicy(ctx, body)
+		rec := &record{}
+		resp, aerr := h.evaluatePolicy(ctx, body, rec)
+		return resp, rec, aerr
 	case "/private/resolve-identity":
-		return h.resolveIdentity(body)
+		resp, aerr := h.resolveIdentity(body)
+		return resp, nil, aerr
 	case "/private/resolve-principals":
-		return h.resolvePrincipals(body)
+		resp, aerr := h.resolvePrincipals(body)
+		return resp, nil, aerr
 	}
-	return nil, &apiError{status: http.StatusNotFound, Error: "no such endpoint", Code: "NotFound"}
+	return nil, nil, &apiError{status: http.StatusNotFound, Error: "no such endpoint", Code: "NotFound"}
 }
 
 func writeErr(w http.ResponseWriter, e *apiError) {
@@ -155,7 +166,7 @@ func (h *handler) principalArn(s *credentials.Session) string {
 	return "arn:aws:sts::" + h.cfg.AccountID + ":assumed-role/opa-sts/" + s.Subject
 }
 
-func (h *handler) deriveSigningKey(ctx context.Context, body []byte) (any, *apiError) {
+func (h *handler) deriveSigningKey(ctx context.Context, body []byte, rec *record) (any, *apiError) {
 	var req struct {
 		AccessKeyID  string `json:"accessKeyId"`
 		SessionToken string `json:"sessionToken"`
@@ -166,10 +177,12 @@ func (h *handler) deriveSigningKey(ctx context.Context, body []byte) (any, *apiE
 	if json.Unmarshal(body, &req) != nil || len(req.Date) != 8 || req.Region == "" || req.Service == "" {
 		return nil, errBadRequest
 	}
+	rec.accessKeyID, rec.sessionToken = req.AccessKeyID, req.SessionToken
 	s, aerr := h.session(ctx, req.AccessKeyID, req.SessionToken)
 	if aerr != nil {
 		return nil, aerr
 	}
+	rec.session = s
 	key := signingKey(h.sessions.v.Secret(s), req.Date, req.Region, req.Service)
 	return map[string]any{
 		"derivedKey":   base64.StdEncoding.EncodeToString(key),
@@ -178,7 +191,7 @@ func (h *handler) deriveSigningKey(ctx context.Context, body []byte) (any, *apiE
 	}, nil
 }
 
-func (h *handler) evaluatePolicy(ctx context.Context, body []byte) (any, *apiError) {
+func (h *handler) evaluatePolicy(ctx context.Context, body []byte, rec *record) (any, *apiError) {
 	var req struct {
 		AccessKeyID  string              `json:"accessKeyId"`
 		SessionToken string              `json:"sessionToken"`
@@ -189,10 +202,13 @@ func (h *handler) evaluatePolicy(ctx context.Context, body []byte) (any, *apiErr
 	if json.Unmarshal(body, &req) != nil || len(req.Actions) == 0 || len(req.Resources) == 0 || len(req.Resources)*len(req.Actions) > 4096 {
 		return nil, errBadRequest
 	}
+	rec.accessKeyID, rec.sessionToken = req.AccessKeyID, req.SessionToken
+	rec.actions, rec.resources, rec.condition = req.Actions, req.Resources, req.Condition
 	s, aerr := h.session(ctx, req.AccessKeyID, req.SessionToken)
 	if aerr != nil {
 		return nil, aerr
 	}
+	rec.session = s
 	cond := ast.NewObject()
 	for k, vs := range req.Condition {
 		terms := make([]*ast.Term, len(vs))
@@ -215,7 +231,7 @@ func (h *handler) evaluatePolicy(ctx context.Context, body []byte) (any, *apiErr
 				[2]*ast.Term{keyResource, resource},
 				[2]*ast.Term{keyConditions, conds},
 			)
-			d, _, err := h.eval.Eval(ctx, input)
+			d, prepared, err := h.eval.Eval(ctx, input)
 			if err != nil {
 				if h.plugin != nil && h.plugin.manager != nil {
 					h.plugin.manager.Logger().Error("%s: decision failed: %v", Name, scrub(err, req.SessionToken))
@@ -223,9 +239,11 @@ func (h *handler) evaluatePolicy(ctx context.Context, body []byte) (any, *apiErr
 				return nil, errInternal
 			}
 			decisions[i][j] = normalize(d["decision"])
+			rec.prepared = prepared
 		}
 	}
 	h.metrics.decided(decisions)
+	rec.decisions = decisions
 	// The decision already intersects the session policy (data.s3), so
 	// there is no separate session matrix.
 	return map[string]any{"decisions": decisions, "principalArn": h.principalArn(s)}, nil

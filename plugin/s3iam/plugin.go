@@ -66,6 +66,16 @@ type Config struct {
 	Decision string `json:"decision"`
 	// AccountID names the account in ARNs (default 000000000000).
 	AccountID string `json:"account_id"`
+	// DecisionLogs controls this plugin's entries in OPA's decision log
+	// (when the decision_logs plugin is configured). By default only
+	// refusals are logged: refused sessions (expired, revoked, tampered,
+	// foreign, unknown keys) and evaluate-policy answers with a deny or
+	// no_match. Allowed adds every allowed request (one entry per S3
+	// request: plan for the volume); Disabled logs nothing.
+	DecisionLogs struct {
+		Disabled bool `json:"disabled"`
+		Allowed  bool `json:"allowed"`
+	} `json:"decision_logs"`
 
 	query string
 }

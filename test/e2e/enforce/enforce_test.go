@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -115,6 +116,7 @@ func startEnvWith(t testing.TB, mtls bool) *env {
 	}
 	writeJSON(t, cfg, map[string]any{
 		"persistence_directory": dir,
+		"decision_logs":         map[string]any{"console": true},
 		"plugins": map[string]any{
 			"sts":    map[string]any{"addr": stsAddr, "issuer": stsIssuer, "keys": map[string]any{"dir": keysDir}, "store": map[string]any{"type": "memory"}},
 			"s3_iam": iamCfg,
@@ -268,6 +270,62 @@ func TestVersitygwEnforcesSTSCredentials(t *testing.T) {
 			t.Error("/metrics contains a credential")
 		}
 	}
+
+	// The decision log has the refusals (by default only those), with the
+	// session token as a fingerprint; no secret is anywhere in the log.
+	entries := s3iamDecisionLogs(t, e.srv.Logs())
+	var sawNoMatch, sawRevoked bool
+	for _, en := range entries {
+		result, _ := en["result"].(map[string]any)
+		if errObj, ok := result["error"].(map[string]any); ok && errObj["code"] == "InvalidToken" && strings.Contains(fmt.Sprint(errObj["message"]), "revoked") {
+			sawRevoked = true
+		}
+		allAllowed := result["error"] == nil
+		for _, row := range asSlice(result["decisions"]) {
+			for _, d := range asSlice(row) {
+				if d != "allow" {
+					allAllowed = false
+				}
+				if d == "no_match" {
+					sawNoMatch = true
+				}
+			}
+		}
+		if allAllowed {
+			t.Errorf("an allowed request was logged without decision_logs.allowed: %v", en)
+		}
+	}
+	if !sawNoMatch || !sawRevoked {
+		t.Errorf("decision log: a no_match answer logged %v, a revoked session logged %v; entries:\n%v", sawNoMatch, sawRevoked, entries)
+	}
+	logs := e.srv.Logs()
+	for _, secret := range []string{v.SecretAccessKey, w.SecretAccessKey, v.SessionToken, w.SessionToken} {
+		if strings.Contains(logs, secret) {
+			t.Error("the opa-sts log contains a secret key or a session token")
+		}
+	}
+}
+
+// s3iamDecisionLogs returns the decision-log entries of the s3_iam plugin
+// in an opa-sts log (decision_logs.console).
+func s3iamDecisionLogs(t *testing.T, logs string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(logs, "\n") {
+		var en map[string]any
+		if json.Unmarshal([]byte(line), &en) != nil || en["msg"] != "Decision Log" {
+			continue
+		}
+		if custom, _ := en["custom"].(map[string]any); custom["s3_iam"] != nil {
+			out = append(out, en)
+		}
+	}
+	return out
+}
+
+func asSlice(v any) []any {
+	s, _ := v.([]any)
+	return s
 }
 
 func httpGet(t *testing.T, url string) string {

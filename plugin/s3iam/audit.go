@@ -1,0 +1,95 @@
+package s3iam
+
+import (
+	"context"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/plugins/logs"
+	"github.com/open-policy-agent/opa/v1/server"
+
+	"github.com/opa-sts/opa-sts/internal/audit"
+	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/decision"
+)
+
+// record is what one derive-signing-key or evaluate-policy request leaves
+// for the decision log. It never holds the secret: the session token is
+// kept only to be fingerprinted.
+type record struct {
+	accessKeyID  string
+	sessionToken string
+	session      *credentials.Session
+	actions      []string
+	resources    []string
+	condition    map[string][]string
+	decisions    [][]string
+	prepared     *decision.Prepared
+}
+
+// refusal reports whether the request was refused: an error, or an
+// evaluate-policy answer other than allow.
+func (r *record) refusal(aerr *apiError) bool {
+	if aerr != nil {
+		return true
+	}
+	for _, row := range r.decisions {
+		for _, d := range row {
+			if d != "allow" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// logDecision writes one decision-log entry through OPA's decision_logs
+// plugin, when it is configured: refusals by default, every request with
+// decision_logs.allowed. The session token appears only as a fingerprint
+// (and the default mask policy erases /input/session_token besides).
+func (p *Plugin) logDecision(ctx context.Context, cfg *Config, endpoint string, r *record, aerr *apiError, start time.Time) {
+	if r == nil || cfg.DecisionLogs.Disabled || (!cfg.DecisionLogs.Allowed && !r.refusal(aerr)) {
+		return
+	}
+	lp := logs.Lookup(p.manager)
+	if lp == nil {
+		return
+	}
+	in := map[string]any{"access_key_id": r.accessKeyID, "session_token": audit.Fingerprint(r.sessionToken)}
+	if r.actions != nil {
+		in["actions"], in["resources"], in["condition"] = r.actions, r.resources, r.condition
+	}
+	var input any = in
+	result := map[string]any{}
+	if r.decisions != nil {
+		result["decisions"] = r.decisions
+	}
+	if r.session != nil {
+		result["subject"] = r.session.Subject
+		result["session_id"] = r.session.SessionID
+	}
+	if aerr != nil {
+		result["error"] = map[string]any{"code": aerr.Code, "message": aerr.Error}
+	}
+	var results any = result
+	id := audit.NewID()
+	info := &server.Info{
+		DecisionID: id,
+		Timestamp:  start.UTC(),
+		Input:      &input,
+		Results:    &results,
+		Custom: map[string]any{"s3_iam": map[string]any{
+			"endpoint":            endpoint,
+			"session_fingerprint": audit.Fingerprint(r.sessionToken),
+		}},
+	}
+	if r.prepared != nil {
+		info.Path = cfg.query
+		info.Bundles = make(map[string]server.BundleInfo, len(r.prepared.Bundles))
+		for name, rev := range r.prepared.Bundles {
+			info.Bundles[name] = server.BundleInfo{Revision: rev}
+		}
+	}
+	if err := lp.Log(context.WithoutCancel(ctx), info); err != nil {
+		p.manager.Logger().Error("%s: decision log %s: %v", Name, id, err)
+	}
+}
