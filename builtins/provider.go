@@ -36,15 +36,38 @@ func parseProviders(v ast.Value, allowInsecureHTTP bool) (*jwtverify.ProviderSet
 	if len(terms) == 0 {
 		return nil, fmt.Errorf("the provider list is empty")
 	}
+	// An entry that names its issuer but is otherwise wrong breaks only
+	// that issuer; an entry without a usable issuer cannot be told apart
+	// from the others, so it fails the whole list (closed).
 	ps := make([]*jwtverify.Provider, 0, len(terms))
+	broken := map[string]string{}
 	for i, t := range terms {
 		p, err := parseProvider(t.Value, allowInsecureHTTP)
-		if err != nil {
+		if err == nil {
+			ps = append(ps, p)
+			continue
+		}
+		iss, ok := issuerOf(t.Value)
+		if !ok {
 			return nil, fmt.Errorf("provider %d: %w", i, err)
 		}
-		ps = append(ps, p)
+		broken[iss] = fmt.Sprintf("provider %d: %v", i, err)
 	}
-	return jwtverify.NewProviderSet(ps...)
+	return jwtverify.NewIsolatedProviderSet(ps, broken)
+}
+
+// issuerOf returns the non-empty string issuer of a provider entry.
+func issuerOf(v ast.Value) (string, bool) {
+	obj, ok := v.(ast.Object)
+	if !ok {
+		return "", false
+	}
+	t := obj.Get(ast.StringTerm("issuer"))
+	if t == nil {
+		return "", false
+	}
+	s, ok := t.Value.(ast.String)
+	return string(s), ok && s != ""
 }
 
 // parseProvider turns the provider object of sts.verify_token into a

@@ -100,6 +100,44 @@ func TestVerifyTokenInvalidProvider(t *testing.T) {
 	}
 }
 
+// One misconfigured entry in a provider list fails the tokens of its own
+// issuer only; an entry that names no issuer fails the whole list (it
+// cannot be told apart from the others), and so does nothing else.
+func TestVerifyTokenOneBrokenProviderDoesNotStopTheOthers(t *testing.T) {
+	k := testkeys.New(t, "RS256", "k1")
+	other := testkeys.New(t, "ES256", "k2")
+	brokenIss := "https://broken.example"
+	list := []any{
+		map[string]any{"issuer": brokenIss, "audiences": []string{"sts"}, "jwks": map[string]any{"keys": []any{}}},
+		provider(t, k),
+		map[string]any{"issuer": "https://twice.example", "audiences": []string{"sts"}, "jwks": json.RawMessage(testkeys.JWKS(other.PublicJWK(t, true)))},
+		map[string]any{"issuer": "https://twice.example", "audiences": []string{"sts"}, "jwks": json.RawMessage(testkeys.JWKS(other.PublicJWK(t, true)))},
+	}
+	verify := func(tok string, providers any) map[string]any {
+		t.Helper()
+		got, err := eval(t, `sts.verify_token(input.token, input.providers)`, map[string]any{"token": tok, "providers": providers})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.(map[string]any)
+	}
+	if res := verify(token(t, k, nil), list); res["valid"] != true {
+		t.Fatalf("a good provider next to a broken one: %v", res)
+	}
+	for name, iss := range map[string]string{"broken entry": brokenIss, "issuer listed twice": "https://twice.example"} {
+		res := verify(token(t, other, map[string]any{"iss": iss}), list)
+		e, _ := res["error"].(map[string]any)
+		if res["valid"] != false || e["code"] != "invalid_provider" || !strings.Contains(e["message"].(string), iss) {
+			t.Errorf("%s: got %v", name, res)
+		}
+	}
+	noIssuer := append([]any{map[string]any{"audiences": []string{"sts"}, "jwks_url": "https://x.example/keys"}}, list[1])
+	res := verify(token(t, k, nil), noIssuer)
+	if e, _ := res["error"].(map[string]any); res["valid"] != false || e["code"] != "invalid_provider" {
+		t.Fatalf("an entry without an issuer: %v", res)
+	}
+}
+
 func TestVerifyTokenJWKSAsString(t *testing.T) {
 	k := testkeys.New(t, "RS256", "k1")
 	p := provider(t, k)

@@ -84,8 +84,9 @@ var setIDs atomic.Uint64
 type ProviderSet struct {
 	id       uint64
 	byIssuer map[string]*Provider
-	only     *Provider // set when the set has exactly one provider
-	maxBytes int       // the largest token any provider accepts
+	only     *Provider         // set when the set has exactly one provider
+	maxBytes int               // the largest token any provider accepts
+	broken   map[string]string // issuer -> what is wrong with its entry
 }
 
 // NewProviderSet groups providers; issuers must be unique.
@@ -107,6 +108,40 @@ func NewProviderSet(ps ...*Provider) (*ProviderSet, error) {
 	return s, nil
 }
 
+// NewIsolatedProviderSet groups the providers of a list in which some
+// entries are broken: broken maps the issuer of each broken entry to what
+// is wrong with it. A token of a broken issuer fails with invalid_provider
+// (and so does one of an issuer listed twice); the other issuers are not
+// affected, so one bad entry in a provider list does not stop every
+// identity provider.
+func NewIsolatedProviderSet(ps []*Provider, broken map[string]string) (*ProviderSet, error) {
+	if len(ps)+len(broken) == 0 {
+		return nil, errors.New("no provider")
+	}
+	s := &ProviderSet{id: setIDs.Add(1), byIssuer: make(map[string]*Provider, len(ps)), broken: map[string]string{}}
+	for iss, msg := range broken {
+		s.broken[iss] = msg
+	}
+	for _, p := range ps {
+		if _, dup := s.byIssuer[p.issuer]; dup {
+			s.broken[p.issuer] = fmt.Sprintf("issuer %q is listed twice", p.issuer)
+		}
+		s.byIssuer[p.issuer] = p
+		s.maxBytes = max(s.maxBytes, p.maxTokenBytes)
+	}
+	for iss := range s.broken {
+		delete(s.byIssuer, iss)
+	}
+	if len(s.broken) > 0 {
+		// A token of a broken issuer must reach lookup to get its error.
+		s.maxBytes = max(s.maxBytes, DefaultMaxTokenBytes)
+	}
+	if len(ps) == 1 && len(s.broken) == 0 {
+		s.only = ps[0]
+	}
+	return s, nil
+}
+
 // MustProviderSet is NewProviderSet for one provider, which cannot fail.
 func MustProviderSet(p *Provider) *ProviderSet {
 	s, _ := NewProviderSet(p)
@@ -116,6 +151,9 @@ func MustProviderSet(p *Provider) *ProviderSet {
 func (s *ProviderSet) lookup(iss string) (*Provider, *Error) {
 	if p, ok := s.byIssuer[iss]; ok {
 		return p, nil
+	}
+	if msg, ok := s.broken[iss]; ok {
+		return nil, fail(CodeInvalidProvider, "the provider of issuer %q is misconfigured: %s", clip(iss), msg)
 	}
 	if s.only != nil {
 		return nil, fail(CodeWrongIssuer, "token issuer %q is not the expected issuer %q", clip(iss), s.only.issuer)
