@@ -1,6 +1,7 @@
 package stswire
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -49,6 +50,17 @@ type Error struct {
 	Type    string // "Sender" or "Receiver"
 	Code    string // STS error code
 	Message string // human-safe: never contains a token or secret
+	// Detail is for the operator's log, never written to the client: why
+	// an InternalError happened (a misconfigured provider, a decision the
+	// STS cannot turn into credentials).
+	Detail string
+}
+
+// WithDetail returns a copy of e carrying a detail for the operator's log.
+func (e *Error) WithDetail(format string, args ...any) *Error {
+	c := *e
+	c.Detail = fmt.Sprintf(format, args...)
+	return &c
 }
 
 func (e *Error) Error() string {

@@ -96,6 +96,9 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 	}
 	grant, werr := grantFromDecision(dec)
 	if werr != nil {
+		if werr.Detail != "" {
+			p.logger().Error("STS request %s: %s", requestID, werr.Detail)
+		}
 		out.err = werr
 		stswire.WriteError(w, werr, requestID)
 		return
@@ -191,7 +194,7 @@ func grantFromDecision(d map[string]any) (credentials.Grant, *stswire.Error) {
 				return credentials.Grant{}, stswire.IDPCommunicationError(msg)
 			case "invalid_provider":
 				// Our configuration is wrong, not the client's token.
-				return credentials.Grant{}, stswire.InternalError()
+				return credentials.Grant{}, stswire.InternalError().WithDetail("identity provider misconfigured: %s", msg)
 			default:
 				return credentials.Grant{}, stswire.InvalidIdentityToken(msg)
 			}
@@ -217,16 +220,16 @@ func grantFromDecision(d map[string]any) (credentials.Grant, *stswire.Error) {
 	}
 	g, ok := d["grant"].(map[string]any)
 	if !ok {
-		return credentials.Grant{}, stswire.InternalError()
+		return credentials.Grant{}, stswire.InternalError().WithDetail("the decision allows but has no grant object")
 	}
 	var out credentials.Grant
 	out.Subject, _ = g["subject"].(string)
 	if out.Subject == "" {
-		return credentials.Grant{}, stswire.InternalError()
+		return credentials.Grant{}, stswire.InternalError().WithDetail("the decision's grant has no subject (a non-empty string)")
 	}
 	secs, ok := wholeNumber(g["duration_seconds"])
 	if !ok || secs <= 0 {
-		return credentials.Grant{}, stswire.InternalError()
+		return credentials.Grant{}, stswire.InternalError().WithDetail("the decision's grant has no duration_seconds (a positive whole number)")
 	}
 	out.Duration = time.Duration(secs) * time.Second
 	if out.Duration < credentials.MinDuration || out.Duration > credentials.MaxDuration {
@@ -239,7 +242,7 @@ func grantFromDecision(d map[string]any) (credentials.Grant, *stswire.Error) {
 	}
 	details, err := json.Marshal(g)
 	if err != nil {
-		return credentials.Grant{}, stswire.InternalError()
+		return credentials.Grant{}, stswire.InternalError().WithDetail("the decision's grant cannot be encoded: %v", err)
 	}
 	out.Details = details
 	return out, nil

@@ -125,3 +125,28 @@ func TestSessionPolicyValidation(t *testing.T) {
 		}
 	}
 }
+
+// A decision the STS cannot turn into credentials is an InternalError for
+// the client, with the reason only in the detail for the operator's log.
+func TestGrantFromDecisionFaultsCarryADetailForTheLog(t *testing.T) {
+	for name, c := range map[string]struct {
+		decision map[string]any
+		detail   string
+	}{
+		"allow without grant":    {map[string]any{"allow": true}, "no grant object"},
+		"grant without subject":  {map[string]any{"allow": true, "grant": map[string]any{"duration_seconds": 900}}, "no subject"},
+		"grant without duration": {map[string]any{"allow": true, "grant": map[string]any{"subject": "s"}}, "duration_seconds"},
+		"misconfigured provider": {map[string]any{"allow": false, "token_error": map[string]any{
+			"code": "invalid_provider", "message": `the provider of issuer "https://kc" is misconfigured: jwks: empty`}}, "https://kc"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, werr := grantFromDecision(c.decision)
+			if werr == nil || werr.Code != "InternalError" || werr.Status != 500 {
+				t.Fatalf("got %v", werr)
+			}
+			if !strings.Contains(werr.Detail, c.detail) || strings.Contains(werr.Message, c.detail) {
+				t.Fatalf("detail %q, client message %q", werr.Detail, werr.Message)
+			}
+		})
+	}
+}
