@@ -85,6 +85,11 @@ func (e *Evaluator) get(ctx context.Context) (*Prepared, error) {
 	return p, nil
 }
 
+// Current returns the prepared query of the active policy, preparing it
+// if a policy or bundle change invalidated it: for callers that need the
+// active bundle revisions without evaluating.
+func (e *Evaluator) Current(ctx context.Context) (*Prepared, error) { return e.get(ctx) }
+
 func readRevisions(ctx context.Context, store storage.Store) (string, map[string]string) {
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {

@@ -46,7 +46,7 @@ func (r *record) refusal(aerr *apiError) bool {
 // plugin, when it is configured: refusals by default, every request with
 // decision_logs.allowed. The session token appears only as a fingerprint
 // (and the default mask policy erases /input/session_token besides).
-func (p *Plugin) logDecision(ctx context.Context, cfg *Config, endpoint string, r *record, aerr *apiError, start time.Time) {
+func (p *Plugin) logDecision(ctx context.Context, cfg *Config, eval evaluatorIface, endpoint string, r *record, aerr *apiError, start time.Time) {
 	if r == nil || cfg.DecisionLogs.Disabled || (!cfg.DecisionLogs.Allowed && !r.refusal(aerr)) {
 		return
 	}
@@ -82,10 +82,19 @@ func (p *Plugin) logDecision(ctx context.Context, cfg *Config, endpoint string, 
 			"session_fingerprint": audit.Fingerprint(r.sessionToken),
 		}},
 	}
-	if r.prepared != nil {
+	prepared := r.prepared
+	if prepared != nil {
 		info.Path = cfg.query
-		info.Bundles = make(map[string]server.BundleInfo, len(r.prepared.Bundles))
-		for name, rev := range r.prepared.Bundles {
+	} else if cur, ok := eval.(interface {
+		Current(context.Context) (*decision.Prepared, error)
+	}); ok {
+		// A session refused before any decision: still stamp the active
+		// bundle revisions, as every entry carries them.
+		prepared, _ = cur.Current(ctx)
+	}
+	if prepared != nil {
+		info.Bundles = make(map[string]server.BundleInfo, len(prepared.Bundles))
+		for name, rev := range prepared.Bundles {
 			info.Bundles[name] = server.BundleInfo{Revision: rev}
 		}
 	}

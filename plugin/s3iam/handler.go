@@ -71,7 +71,7 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	endpoint := endpointLabel(r.URL.Path)
 	m.observe(endpoint, aerr, start)
-	p.logDecision(r.Context(), cfg, endpoint, rec, aerr, start)
+	p.logDecision(r.Context(), cfg, eval, endpoint, rec, aerr, start)
 }
 
 // handle authenticates the gateway's request and answers it. The record

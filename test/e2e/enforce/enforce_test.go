@@ -36,6 +36,7 @@ const (
 	stsIssuer        = "https://sts.enforce.opa-sts.test"
 	bucket           = "e2e"
 	versitygwVersion = "v1.8.0"
+	bundleRevision   = "enforce-e2e-1"
 )
 
 func versitygwBinary(t testing.TB) string {
@@ -122,7 +123,10 @@ func startEnvWith(t testing.TB, mtls bool) *env {
 			"s3_iam": iamCfg,
 		},
 	})
-	srv := opasts.Start(t, dir, "-c", cfg, policyDir)
+	// Loaded as a bundle, so its revision is stamped into sessions and
+	// decision-log entries.
+	writeJSON(t, filepath.Join(policyDir, ".manifest"), map[string]any{"revision": bundleRevision})
+	srv := opasts.Start(t, dir, "-c", cfg, "--bundle", policyDir)
 	if !mtls {
 		waitFor(t, func() bool { _, err := os.Stat(socket); return err == nil })
 	}
@@ -293,6 +297,9 @@ func TestVersitygwEnforcesSTSCredentials(t *testing.T) {
 		}
 		if allAllowed {
 			t.Errorf("an allowed request was logged without decision_logs.allowed: %v", en)
+		}
+		if !strings.Contains(fmt.Sprint(en["bundles"]), bundleRevision) {
+			t.Errorf("an entry without the bundle revision: %v", en)
 		}
 	}
 	if !sawNoMatch || !sawRevoked {
