@@ -12,7 +12,7 @@ CAPS       := build/capabilities.json
 ADDR       ?= 127.0.0.1:8181
 export OPA_STS_BIN := $(abspath $(BIN))
 
-.PHONY: all build run deps tools lint capabilities check-capabilities test test-go test-race test-rego bench loadtest clean
+.PHONY: all build run deps tools lint capabilities check-capabilities test test-go test-race test-rego test-bench bench loadtest clean
 
 all: build
 
@@ -58,8 +58,12 @@ test-race:
 test-go: build
 	$(GO) test -count=1 -timeout 25m ./...
 
+## test-bench: run every benchmark once, so none rots (no timing is asserted).
+test-bench: build
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x $$(grep -rl --include='*_test.go' '^func Benchmark' . | xargs -n1 dirname | sort -u)
+
 ## test: everything CI runs.
-test: tools lint test-rego test-race test-go
+test: tools lint test-rego test-race test-go test-bench
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./builtins/ ./plugin/sts/ ./plugin/s3iam/ ./policies/ | tee build/bench.txt
