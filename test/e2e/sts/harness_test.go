@@ -55,6 +55,12 @@ func startEnv(t *testing.T) *env {
 // startSTS starts one opa-sts replica; replicas of one env share key files.
 func startSTS(t *testing.T, e *env, name string) (*opasts.Server, string) {
 	t.Helper()
+	return startSTSWithKeys(t, e, name, map[string]any{"dir": e.keysDir})
+}
+
+// startSTSWithKeys starts one opa-sts replica with the given plugins.sts.keys.
+func startSTSWithKeys(t *testing.T, e *env, name string, keys map[string]any) (*opasts.Server, string) {
+	t.Helper()
 	dir := filepath.Join(e.dir, name)
 	policyDir := filepath.Join(dir, "policy")
 	must(t, os.MkdirAll(policyDir, 0o700))
@@ -90,7 +96,7 @@ func startSTS(t *testing.T, e *env, name string) (*opasts.Server, string) {
 		"plugins": map[string]any{"sts": map[string]any{
 			"addr":   stsAddr,
 			"issuer": "https://sts.e2e.opa-sts.test",
-			"keys":   map[string]any{"dir": e.keysDir},
+			"keys":   keys,
 			"store":  map[string]any{"type": "bolt", "path": filepath.Join(dir, "sessions.db")},
 		}},
 	})
