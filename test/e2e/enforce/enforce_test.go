@@ -26,6 +26,7 @@ import (
 	"github.com/opa-sts/opa-sts/policies"
 	"github.com/opa-sts/opa-sts/test/e2e/idp"
 	"github.com/opa-sts/opa-sts/test/e2e/opasts"
+	"github.com/opa-sts/opa-sts/test/e2e/testpki"
 )
 
 const (
@@ -108,12 +109,12 @@ func startEnvWith(t testing.TB, mtls bool) *env {
 	endpoint := socket
 	var gwTLS []string
 	if mtls {
-		pki := newPKI(t, dir)
+		pki := testpki.New(t, filepath.Join(dir, "pki"))
 		endpoint = "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
 		delete(iamCfg, "socket")
 		iamCfg["addr"] = endpoint
-		iamCfg["tls"] = map[string]any{"cert_file": pki.serverCert, "key_file": pki.serverKey, "client_ca_file": pki.ca}
-		gwTLS = []string{"--iam-standalone-client-cert", pki.clientCert, "--iam-standalone-client-cert-key", pki.clientKey, "--iam-standalone-server-ca", pki.ca}
+		iamCfg["tls"] = map[string]any{"cert_file": pki.ServerCert, "key_file": pki.ServerKey, "client_ca_file": pki.CA}
+		gwTLS = []string{"--iam-standalone-client-cert", pki.ClientCert, "--iam-standalone-client-cert-key", pki.ClientKey, "--iam-standalone-server-ca", pki.CA}
 	}
 	writeJSON(t, cfg, map[string]any{
 		"persistence_directory": dir,

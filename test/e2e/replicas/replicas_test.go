@@ -90,6 +90,12 @@ func etcdClient(t *testing.T, nodes []*etcdNode) *clientv3.Client {
 
 func startReplica(t *testing.T, h *idp.Hydra, nodes []*etcdNode, keysDir, name string) (api, sts string) {
 	t.Helper()
+	return startReplicaOn(t, h, map[string]any{"endpoints": endpoints(nodes), "request_timeout_seconds": 2}, keysDir, name)
+}
+
+// startReplicaOn starts a replica with the given plugins.sts.store.etcd.
+func startReplicaOn(t *testing.T, h *idp.Hydra, etcdCfg map[string]any, keysDir, name string) (api, sts string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	policyDir := filepath.Join(dir, "policy")
 	must(t, policies.WriteDefault(policyDir))
@@ -104,7 +110,7 @@ func startReplica(t *testing.T, h *idp.Hydra, nodes []*etcdNode, keysDir, name s
 		"plugins": map[string]any{"sts": map[string]any{
 			"addr": stsAddr, "issuer": "https://sts.replicas.opa-sts.test",
 			"keys":  map[string]any{"dir": keysDir},
-			"store": map[string]any{"type": "etcd", "etcd": map[string]any{"endpoints": endpoints(nodes), "request_timeout_seconds": 2}},
+			"store": map[string]any{"type": "etcd", "etcd": etcdCfg},
 		}},
 	})
 	srv := opasts.Start(t, dir, "-c", filepath.Join(dir, "config.json"), policyDir)
