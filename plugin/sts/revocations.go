@@ -34,8 +34,9 @@ func registerRoutes(m *plugins.Manager, p *Plugin) {
 }
 
 // serveRevocations: POST {"kind": "session"|"subject"|"issuer"|"client"|"all",
-// "value": "...", "reason": "..."} revokes every matching session issued
-// until now; GET lists the revocations.
+// "value": "...", "reason": "...", "issued_before": "<RFC 3339 time>"}
+// revokes every matching session issued until issued_before (default: now;
+// never in the future); GET lists the revocations.
 func (p *Plugin) serveRevocations(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	store := p.store
@@ -55,19 +56,30 @@ func (p *Plugin) serveRevocations(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"result": rs})
 	case http.MethodPost:
 		var req struct {
-			Kind   string `json:"kind"`
-			Value  string `json:"value"`
-			Reason string `json:"reason"`
+			Kind         string `json:"kind"`
+			Value        string `json:"value"`
+			Reason       string `json:"reason"`
+			IssuedBefore string `json:"issued_before"`
 		}
 		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {kind, value, reason}"})
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {kind, value, reason, issued_before}"})
 			return
 		}
+		now := time.Now()
+		at := now
+		if req.IssuedBefore != "" {
+			t, err := time.Parse(time.RFC3339Nano, req.IssuedBefore)
+			if err != nil || t.After(now) {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "issued_before must be an RFC 3339 time, not in the future"})
+				return
+			}
+			at = t
+		}
 		rev, err := sessionstore.RevokeAndApply(r.Context(), store, view, sessionstore.Revocation{
-			Kind: sessionstore.RevocationKind(req.Kind), Value: req.Value, Reason: req.Reason, At: time.Now(),
-		}, time.Now())
+			Kind: sessionstore.RevocationKind(req.Kind), Value: req.Value, Reason: req.Reason, At: at,
+		}, now)
 		if err != nil {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
