@@ -23,6 +23,8 @@ import (
 	"github.com/minio/minio-go/v7"
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 
+	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/keyring"
 	"github.com/opa-sts/opa-sts/policies"
 	"github.com/opa-sts/opa-sts/test/e2e/idp"
 	"github.com/opa-sts/opa-sts/test/e2e/opasts"
@@ -247,6 +249,20 @@ func TestVersitygwEnforcesSTSCredentials(t *testing.T) {
 	}
 	revoke(t, e.srv.URL, "client", client)
 	_, err = io.ReadAll(mustObj(user.GetObject(ctx, bucket, own, minio.GetObjectOptions{})))
+	expectRefused(t, err)
+
+	// A session minted by another STS: its own keys, the same issuer name
+	// and a grant that would allow everything. Refused.
+	otherKeys, err := keyring.Generate()
+	must(t, err)
+	otherSTS, err := credentials.NewMinter(stsIssuer, otherKeys)
+	must(t, err)
+	details, _ := json.Marshal(map[string]any{"subject": client, "duration_seconds": 3600,
+		"permissions": []any{map[string]any{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}}})
+	fc, err := otherSTS.Mint(credentials.Grant{Subject: client, Duration: time.Hour, Details: details}, time.Now())
+	must(t, err)
+	foreign, _ := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(fc.AccessKeyID, fc.SecretAccessKey, fc.SessionToken), Region: "us-east-1"})
+	_, err = io.ReadAll(mustObj(foreign.GetObject(ctx, bucket, own, minio.GetObjectOptions{})))
 	expectRefused(t, err)
 
 	// A made-up key without a session token has no identity.
