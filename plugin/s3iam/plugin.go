@@ -143,9 +143,10 @@ type Plugin struct {
 	eval     *decision.Evaluator
 	gateway  *gatewayAuth
 	metrics  *metrics
+	keysStop chan struct{} // stops watchKeys
 }
 
-// Start loads the keys and listens on the socket.
+// Start listens on the socket; the plugin is ready once the STS keys load.
 func (p *Plugin) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -153,8 +154,47 @@ func (p *Plugin) Start(ctx context.Context) error {
 		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: err.Error()})
 		return fmt.Errorf("%s plugin: %w", Name, err)
 	}
-	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
+	p.startWatchingKeys()
 	return nil
+}
+
+// startWatchingKeys reports the plugin NOT_READY (so /health?plugins
+// fails) until the STS keys load, trying again every half second: without
+// them no session can be verified, and they may be created later by the
+// STS plugin of the same process or by the operator. Called with p.mu held.
+func (p *Plugin) startWatchingKeys() {
+	p.keysStop = make(chan struct{})
+	go p.watchKeys(p.keysStop)
+}
+
+func (p *Plugin) watchKeys(stop <-chan struct{}) {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		_, err := p.sessions()
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		if err == nil {
+			p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
+			return
+		}
+		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady, Message: "waiting for the STS keys: " + err.Error()})
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *Plugin) stopWatchingKeys() {
+	if p.keysStop != nil {
+		close(p.keysStop)
+		p.keysStop = nil
+	}
 }
 
 func (p *Plugin) start(ctx context.Context) error {
@@ -216,6 +256,7 @@ func (p *Plugin) sessions() (*sessions, error) {
 func (p *Plugin) Stop(ctx context.Context) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.stopWatchingKeys()
 	p.stop(ctx)
 	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
 }
@@ -237,13 +278,14 @@ func (p *Plugin) stop(ctx context.Context) {
 func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.stopWatchingKeys()
 	p.stop(ctx)
 	p.cfg = cfg.(*Config)
 	if err := p.start(ctx); err != nil {
 		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: err.Error()})
 		return
 	}
-	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
+	p.startWatchingKeys()
 }
 
 // listen opens the unix socket (0600), or the TCP address with mTLS:
