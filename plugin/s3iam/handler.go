@@ -58,9 +58,7 @@ func invalidToken(msg string) *apiError {
 
 func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	p.mu.Lock()
-	cfg, eval, gateway, m := p.cfg, p.eval, p.gateway, p.metrics
-	p.mu.Unlock()
+	cfg, eval, gateway, m := p.snapshot()
 	resp, rec, aerr := p.handle(r, cfg, eval, gateway, m)
 	w.Header().Set(protocolHeader, ProtocolVersion)
 	if aerr != nil {

@@ -135,15 +135,29 @@ func (Factory) New(m *plugins.Manager, cfg any) plugins.Plugin {
 type Plugin struct {
 	manager *plugins.Manager
 
+	// mu orders Start, Stop and Reconfigure; requests never take it, so a
+	// shutdown waiting for requests in flight cannot wait on them.
 	mu       sync.Mutex
-	cfg      *Config
 	server   *http.Server
 	done     chan struct{}
-	verifier *sessions
+	keysStop chan struct{} // stops watchKeys
+
+	// state is what requests read, replaced whole by start.
+	stateMu  sync.RWMutex
+	cfg      *Config
 	eval     *decision.Evaluator
 	gateway  *gatewayAuth
 	metrics  *metrics
-	keysStop chan struct{} // stops watchKeys
+	verifier *sessions
+
+	keysMu sync.Mutex // one key load at a time
+}
+
+// snapshot returns the state requests work with.
+func (p *Plugin) snapshot() (*Config, *decision.Evaluator, *gatewayAuth, *metrics) {
+	p.stateMu.RLock()
+	defer p.stateMu.RUnlock()
+	return p.cfg, p.eval, p.gateway, p.metrics
 }
 
 // Start listens on the socket; the plugin is ready once the STS keys load.
@@ -198,19 +212,22 @@ func (p *Plugin) stopWatchingKeys() {
 }
 
 func (p *Plugin) start(ctx context.Context) error {
-	cfg := p.cfg
-	// The keys are loaded on first use: the STS plugin of the same process
-	// may be the one that creates them, and plugins start in no fixed order.
+	cfg, _, _, m := p.snapshot()
+	if m == nil {
+		var err error
+		if m, err = newMetrics(p.manager.PrometheusRegister()); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	// The keys are loaded on first use (watchKeys): the STS plugin of the
+	// same process may be the one that creates them, and plugins start in
+	// no fixed order.
+	p.stateMu.Lock()
 	p.verifier = nil
 	p.eval = decision.New(ctx, p.manager, cfg.query)
 	p.gateway = newGatewayAuth(cfg.AccessKey, cfg.SecretKey)
-	if p.metrics == nil {
-		m, err := newMetrics(p.manager.PrometheusRegister())
-		if err != nil {
-			return fmt.Errorf("register metrics: %w", err)
-		}
-		p.metrics = m
-	}
+	p.metrics = m
+	p.stateMu.Unlock()
 	ln, err := listen(cfg)
 	if err != nil {
 		return err
@@ -230,12 +247,20 @@ func (p *Plugin) start(ctx context.Context) error {
 // sessions returns the session verifier, loading the STS keys when they
 // are first needed (and again after a failure).
 func (p *Plugin) sessions() (*sessions, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.verifier != nil {
-		return p.verifier, nil
+	p.stateMu.RLock()
+	v, cfg := p.verifier, p.cfg
+	p.stateMu.RUnlock()
+	if v != nil {
+		return v, nil
 	}
-	cfg := p.cfg
+	p.keysMu.Lock()
+	defer p.keysMu.Unlock()
+	p.stateMu.RLock()
+	v, cfg = p.verifier, p.cfg
+	p.stateMu.RUnlock()
+	if v != nil {
+		return v, nil // loaded while this call waited
+	}
 	files := keyring.DefaultFiles(cfg.Keys.Dir)
 	if len(cfg.Keys.SigningKeyFiles) > 0 {
 		files = keyring.Files{SigningKeys: cfg.Keys.SigningKeyFiles, DerivationSecret: cfg.Keys.DerivationSecretFile}
@@ -244,11 +269,15 @@ func (p *Plugin) sessions() (*sessions, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load the STS keys: %w", err)
 	}
-	v, err := newSessions(cfg.Issuer, kr)
+	v, err = newSessions(cfg.Issuer, kr)
 	if err != nil {
 		return nil, err
 	}
-	p.verifier = v
+	p.stateMu.Lock()
+	if p.cfg == cfg { // not replaced by a reconfiguration meanwhile
+		p.verifier = v
+	}
+	p.stateMu.Unlock()
 	return v, nil
 }
 
@@ -268,8 +297,8 @@ func (p *Plugin) stop(ctx context.Context) {
 		cancel()
 		<-p.done
 		p.server = nil
-		if p.cfg.Socket != "" {
-			_ = os.Remove(p.cfg.Socket)
+		if cfg, _, _, _ := p.snapshot(); cfg.Socket != "" {
+			_ = os.Remove(cfg.Socket)
 		}
 	}
 }
@@ -280,7 +309,9 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
 	defer p.mu.Unlock()
 	p.stopWatchingKeys()
 	p.stop(ctx)
+	p.stateMu.Lock()
 	p.cfg = cfg.(*Config)
+	p.stateMu.Unlock()
 	if err := p.start(ctx); err != nil {
 		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: err.Error()})
 		return
