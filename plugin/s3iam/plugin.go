@@ -232,7 +232,8 @@ func (p *Plugin) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.server = &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	p.server = &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	p.done = make(chan struct{})
 	go func(srv *http.Server, done chan struct{}) {
 		defer close(done)
