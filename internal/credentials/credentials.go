@@ -43,6 +43,10 @@ const (
 	MaxDuration = 366 * 24 * time.Hour
 )
 
+// ErrGrantTooLarge is the error of Mint for a grant (permissions, session
+// policy, variables) that does not fit in a session token.
+var ErrGrantTooLarge = errors.New("credentials: the grant is too large for a session token")
+
 // Source identifies what the credential was issued for.
 type Source struct {
 	Issuer   string `json:"iss,omitempty"`
@@ -163,7 +167,7 @@ func (m *Minter) Mint(g Grant, now time.Time) (Issued, error) {
 	sb.WriteString(base64.RawURLEncoding.EncodeToString(sig))
 	token := sb.String()
 	if len(token) > MaxSessionTokenBytes {
-		return Issued{}, fmt.Errorf("credentials: session token of %d bytes exceeds %d: the grant is too large", len(token), MaxSessionTokenBytes)
+		return Issued{}, fmt.Errorf("%w: the session token would be %d bytes, the limit is %d", ErrGrantTooLarge, len(token), MaxSessionTokenBytes)
 	}
 	return Issued{
 		AccessKeyID:     akid,

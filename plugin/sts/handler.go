@@ -109,8 +109,16 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 	now := time.Now()
 	issued, err := p.minter().Mint(grant, now)
 	if err != nil {
-		p.logger().Error("STS could not mint credentials (request %s): %v", requestID, err)
 		out.err = stswire.InternalError()
+		switch {
+		case errors.Is(err, credentials.ErrGrantTooLarge) && req.Policy != "":
+			// The client's session policy is what tipped it over.
+			out.err = stswire.PackedPolicyTooLarge("the session policy and the granted permissions together are too large for a session token")
+		case errors.Is(err, credentials.ErrGrantTooLarge):
+			p.logger().Error("STS request %s: the roles granted to %q carry too many statements for a session token (%v): split or shorten them", requestID, grant.Subject, err)
+		default:
+			p.logger().Error("STS could not mint credentials (request %s): %v", requestID, err)
+		}
 		stswire.WriteError(w, out.err, requestID)
 		return
 	}

@@ -2,6 +2,7 @@ package sts_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -32,6 +33,9 @@ type env struct {
 	stsURL  string
 	dir     string
 	keysDir string
+	// extraStatements adds that many statements to the role of the
+	// replicas started afterwards (grants too large for a session token).
+	extraStatements int
 }
 
 func startEnv(t *testing.T) *env {
@@ -80,12 +84,15 @@ func startSTSWithKeys(t *testing.T, e *env, name string, keys map[string]any) (*
 		providers = append(providers, map[string]any{"issuer": p.issuer, "discovery_url": p.discovery, "audiences": []string{p.audience}, "leeway_seconds": p.leeway})
 		bindings = append(bindings, map[string]any{"role": "readwrite", "issuer": p.issuer, "clients": []string{boundClient}})
 	}
+	statements := []any{map[string]any{"Effect": "Allow", "Action": []string{"s3:*"}, "Resource": []string{"arn:aws:s3:::e2e/*"}}}
+	for i := range e.extraStatements {
+		statements = append(statements, map[string]any{"Effect": "Allow", "Action": []string{"s3:GetObject"},
+			"Resource": []string{fmt.Sprintf("arn:aws:s3:::e2e-archive-%04d/*", i)}})
+	}
 	writeJSON(t, filepath.Join(policyDir, "data.json"), map[string]any{"opa_sts": map[string]any{
 		"providers": providers,
-		"roles": map[string]any{"readwrite": map[string]any{"statements": []any{map[string]any{
-			"Effect": "Allow", "Action": []string{"s3:*"}, "Resource": []string{"arn:aws:s3:::e2e/*"},
-		}}}},
-		"bindings": bindings,
+		"roles":     map[string]any{"readwrite": map[string]any{"statements": statements}},
+		"bindings":  bindings,
 	}})
 
 	stsAddr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
