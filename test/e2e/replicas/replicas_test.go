@@ -65,13 +65,19 @@ func startCluster(t *testing.T) []*etcdNode {
 	}
 	cli := etcdClient(t, nodes)
 	defer cli.Close()
-	waitUntil(t, "the etcd cluster", 20*time.Second, func() bool {
+	waitForWrites(t, "the etcd cluster", cli)
+	return nodes
+}
+
+// waitForWrites waits until etcd accepts a write through cli.
+func waitForWrites(t *testing.T, what string, cli *clientv3.Client) {
+	t.Helper()
+	waitUntil(t, what, 20*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_, err := cli.Put(ctx, "/health", "ok")
 		return err == nil
 	})
-	return nodes
 }
 
 func endpoints(nodes []*etcdNode) []string {

@@ -45,12 +45,7 @@ func TestEtcdOverMutualTLS(t *testing.T) {
 
 	cli := tlsClient(t, clientURL, pki)
 	defer cli.Close()
-	waitUntil(t, "etcd over TLS", 20*time.Second, func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_, err := cli.Put(ctx, "/health", "ok")
-		return err == nil
-	})
+	waitForWrites(t, "etcd over TLS", cli)
 
 	h := idp.StartHydra(t)
 	h.CreateClient(t, client, secret, []string{"sts"}, nil)
