@@ -42,12 +42,19 @@ func (r *record) refusal(aerr *apiError) bool {
 	return false
 }
 
+// logs reports whether a request gets a decision-log entry: refusals,
+// and allowed requests too with decision_logs.allowed; none when disabled
+// or when the request was not about an end user's credentials (r nil).
+func (c *Config) logs(r *record, aerr *apiError) bool {
+	return r != nil && !c.DecisionLogs.Disabled && (c.DecisionLogs.Allowed || r.refusal(aerr))
+}
+
 // logDecision writes one decision-log entry through OPA's decision_logs
 // plugin, when it is configured: refusals by default, every request with
 // decision_logs.allowed. The session token appears only as a fingerprint
 // (and the default mask policy erases /input/session_token besides).
 func (p *Plugin) logDecision(ctx context.Context, cfg *Config, eval evaluatorIface, endpoint string, r *record, aerr *apiError, start time.Time) {
-	if r == nil || cfg.DecisionLogs.Disabled || (!cfg.DecisionLogs.Allowed && !r.refusal(aerr)) {
+	if !cfg.logs(r, aerr) {
 		return
 	}
 	lp := logs.Lookup(p.manager)
