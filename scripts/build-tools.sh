@@ -19,6 +19,7 @@ BIN="$TOOLS/bin"
 HYDRA_VERSION="v2.3.0"
 VERSITYGW_VERSION="v1.8.0"
 OIDC_PROVIDER_DIR="$ROOT/test/idp/oidc-provider"
+AWS_SDK_JS_DIR="$ROOT/test/clients/aws-sdk-js"
 
 log() { printf '[build-tools] %s\n' "$*" >&2; }
 die() { printf '[build-tools] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -95,33 +96,34 @@ build_versitygw() {
     github.com/versity/versitygw/cmd/versitygw 0 "" "-X main.Version=$VERSITYGW_VERSION"
 }
 
-# install_oidc_provider: npm dependencies of the node oidc-provider test server,
-# from the committed package-lock.json.
-install_oidc_provider() {
-  local dir="$OIDC_PROVIDER_DIR"
+# npm_ci: the npm dependencies of a test-only Node.js program, from its
+# committed package-lock.json (skipped while node_modules is newer).
+npm_ci() {
+  local name="$1" dir="$2"
   need_cmd node "install Node.js >= 20"
   need_cmd npm "install npm"
   local major
   major="$(node -p 'process.versions.node.split(".")[0]')"
   (( major >= 20 )) || die "Node.js >= 20 required, found $(node --version)"
   if [[ -d "$dir/node_modules" && ! "$dir/package-lock.json" -nt "$dir/node_modules" ]]; then
-    log "oidc-provider: node_modules up to date"
+    log "$name: node_modules up to date"
     return 0
   fi
-  log "oidc-provider: npm ci in ${dir#"$ROOT"/}"
+  log "$name: npm ci in ${dir#"$ROOT"/}"
   local start=$SECONDS
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   touch "$dir/node_modules"
-  log "oidc-provider: installed in $((SECONDS - start))s"
+  log "$name: installed in $((SECONDS - start))s"
 }
 
-ALL_TOOLS=(hydra versitygw oidc-provider)
+ALL_TOOLS=(hydra versitygw oidc-provider aws-sdk-js)
 
 run_tool() {
   case "$1" in
     hydra) build_hydra ;;
     versitygw) build_versitygw ;;
-    oidc-provider) install_oidc_provider ;;
+    oidc-provider) npm_ci oidc-provider "$OIDC_PROVIDER_DIR" ;;
+    aws-sdk-js) npm_ci aws-sdk-js "$AWS_SDK_JS_DIR" ;;
     *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
   esac
 }
