@@ -22,3 +22,25 @@ mask contains "/input/secret_access_key"
 mask contains "/result/secret_access_key"
 
 mask contains "/result/session_token"
+
+# MinIO's access-management plugin puts every request header and query
+# parameter into input.conditions: its own session token, the SigV4
+# Authorization header and presigned signature, SSE-C encryption keys,
+# cookies. Those conditions are erased, whatever their case.
+secret_condition_keys := {
+	"authorization",
+	"cookie",
+	"x-amz-security-token",
+	"x-amz-signature",
+	"x-amz-server-side-encryption-customer-key",
+	"x-amz-copy-source-server-side-encryption-customer-key",
+	"x-minio-replication-server-side-encryption-sealed-key",
+}
+
+mask contains concat("/", ["", "input", "conditions", escaped]) if {
+	some key, _ in input.input.conditions
+	lower(key) in secret_condition_keys
+
+	# JSON pointer escaping (RFC 6901) of the member name
+	escaped := replace(replace(key, "~", "~0"), "/", "~1")
+}

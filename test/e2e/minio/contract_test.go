@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/opa-sts/opa-sts/policies"
 	"github.com/opa-sts/opa-sts/test/e2e/opasts"
@@ -98,5 +100,48 @@ func TestDataWrittenThroughTheAPIChangesDecisions(t *testing.T) {
 	}
 	if !allowed(t, s) {
 		t.Fatal("not allowed after the binding was restored")
+	}
+}
+
+// MinIO puts every request header and query parameter into
+// input.conditions, its session token and SSE-C keys among them. None of
+// them reaches the decision log.
+func TestDecisionLogsEraseMinIOSecrets(t *testing.T) {
+	dir := t.TempDir()
+	must(t, policies.WriteDefault(filepath.Join(dir, "policy")))
+	cfg := filepath.Join(dir, "config.json")
+	raw, _ := json.Marshal(map[string]any{"decision_logs": map[string]any{"console": true}})
+	must(t, os.WriteFile(cfg, raw, 0o600))
+	s := opasts.Start(t, dir, "-c", cfg, "policy")
+
+	secrets := map[string]string{
+		"X-Amz-Security-Token":                      "eyJhbGciOiJIUzUxMiJ9.minio-session-token.c2ln",
+		"Authorization":                             "AWS4-HMAC-SHA256 Credential=ABCDEFGHIJKLMNOPQRST/20261129/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7",
+		"X-Amz-Server-Side-Encryption-Customer-Key": "c3NlLWMta2V5LW9mLTMyLWJ5dGVzLWZvci10aGUtdGVzdA==",
+		"X-Amz-Signature":                           "8f0a6c3bdbd17c5b6f2e4fd7b3a1e0c9d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3",
+	}
+	conditions := map[string]any{"SourceIp": []string{"10.1.2.3"}}
+	for k, v := range secrets {
+		conditions[k] = []string{v}
+	}
+	resp := do(t, http.MethodPost, s.URL+"/v1/data/httpapi/authz/allow", map[string]any{"input": map[string]any{
+		"account": "ABCDEFGHIJKLMNOPQRST", "action": "s3:GetObject", "bucket": "data", "object": "x",
+		"owner": false, "denyOnly": false, "claims": map[string]any{"iss": iss}, "conditions": conditions,
+	}})
+	resp.Body.Close()
+	var logged bool
+	deadline := time.Now().Add(10 * time.Second)
+	for !logged && time.Now().Before(deadline) {
+		logged = strings.Contains(s.Logs(), `"msg":"Decision Log"`)
+		time.Sleep(100 * time.Millisecond)
+	}
+	logs := s.Logs()
+	if !logged || !strings.Contains(logs, "/input/conditions/X-Amz-Security-Token") {
+		t.Fatalf("no decision log entry with the erased conditions:\n%s", logs)
+	}
+	for name, secret := range secrets {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the decision log contains the %s condition", name)
+		}
 	}
 }
