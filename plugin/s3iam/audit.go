@@ -2,6 +2,7 @@ package s3iam
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/plugins/logs"
@@ -63,7 +64,7 @@ func (p *Plugin) logDecision(ctx context.Context, cfg *Config, eval evaluatorIfa
 	}
 	in := map[string]any{"access_key_id": r.accessKeyID, "session_token": audit.Fingerprint(r.sessionToken)}
 	if r.actions != nil {
-		in["actions"], in["resources"], in["condition"] = r.actions, r.resources, r.condition
+		in["actions"], in["resources"], in["condition"] = r.actions, r.resources, loggedCondition(r.condition)
 	}
 	var input any = in
 	result := map[string]any{}
@@ -108,4 +109,25 @@ func (p *Plugin) logDecision(ctx context.Context, cfg *Config, eval evaluatorIfa
 	if err := lp.Log(context.WithoutCancel(ctx), info); err != nil {
 		p.manager.Logger().Error("%s: decision log %s: %v", Name, id, err)
 	}
+}
+
+// loggedCondition is the request's condition context as logged: a
+// Referer keeps its scheme, host and path only, since the page it names
+// may be a presigned URL that carries a session token.
+func loggedCondition(c map[string][]string) map[string][]string {
+	refs, ok := c["aws:Referer"]
+	if !ok {
+		return c
+	}
+	out := make(map[string][]string, len(c))
+	for k, v := range c {
+		out[k] = v
+	}
+	clean := make([]string, len(refs))
+	for i, ref := range refs {
+		clean[i], _, _ = strings.Cut(ref, "?")
+		clean[i], _, _ = strings.Cut(clean[i], "#")
+	}
+	out["aws:Referer"] = clean
+	return out
 }

@@ -30,3 +30,15 @@ func TestWhatIsDecisionLogged(t *testing.T) {
 		}
 	}
 }
+
+func TestLoggedConditionDropsTheRefererQuery(t *testing.T) {
+	in := map[string][]string{"aws:SourceIp": {"10.0.0.1"},
+		"aws:Referer": {"https://app.example/view?X-Amz-Security-Token=secret&X-Amz-Signature=abc#frag"}}
+	out := loggedCondition(in)
+	if got := out["aws:Referer"][0]; got != "https://app.example/view" {
+		t.Fatalf("referer logged as %q", got)
+	}
+	if in["aws:Referer"][0] == "https://app.example/view" || out["aws:SourceIp"][0] != "10.0.0.1" {
+		t.Fatal("the request's own condition map changed, or another key was lost")
+	}
+}
