@@ -44,3 +44,13 @@ mask contains concat("/", ["", "input", "conditions", escaped]) if {
 	# JSON pointer escaping (RFC 6901) of the member name
 	escaped := replace(replace(key, "~", "~0"), "/", "~1")
 }
+
+# The Referer may be a presigned URL, whose query carries a session token
+# and a signature: it is logged without its query and fragment.
+mask contains {"op": "upsert", "path": concat("/", ["", "input", "conditions", key]), "value": stripped} if {
+	some key, values in input.input.conditions
+	lower(key) == "referer"
+	not contains(key, "/")
+	not contains(key, "~")
+	stripped := [split(split(v, "?")[0], "#")[0] | some v in values]
+}

@@ -40,3 +40,9 @@ test_masking_without_conditions if {
 	masked := log.mask with input as {"input": {"token": "x"}}
 	"/input/token" in masked
 }
+
+test_minio_referer_is_logged_without_its_query if {
+	event := {"input": {"conditions": {"Referer": ["https://app.example/view?X-Amz-Security-Token=secret#x"]}}}
+	masked := log.mask with input as event
+	{"op": "upsert", "path": "/input/conditions/Referer", "value": ["https://app.example/view"]} in masked
+}

@@ -120,7 +120,9 @@ func TestDecisionLogsEraseMinIOSecrets(t *testing.T) {
 		"X-Amz-Server-Side-Encryption-Customer-Key": "c3NlLWMta2V5LW9mLTMyLWJ5dGVzLWZvci10aGUtdGVzdA==",
 		"X-Amz-Signature":                           "8f0a6c3bdbd17c5b6f2e4fd7b3a1e0c9d8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3",
 	}
-	conditions := map[string]any{"SourceIp": []string{"10.1.2.3"}}
+	const refSecret = "referer-session-token-0123456789"
+	conditions := map[string]any{"SourceIp": []string{"10.1.2.3"},
+		"Referer": []string{"https://console.example/browse?X-Amz-Security-Token=" + refSecret}}
 	for k, v := range secrets {
 		conditions[k] = []string{v}
 	}
@@ -143,5 +145,8 @@ func TestDecisionLogsEraseMinIOSecrets(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the decision log contains the %s condition", name)
 		}
+	}
+	if strings.Contains(logs, refSecret) || !strings.Contains(logs, `"https://console.example/browse"`) {
+		t.Error("the Referer is not logged without its query")
 	}
 }
