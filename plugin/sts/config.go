@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -41,9 +42,16 @@ type Config struct {
 	DevIssuer *DevIssuerConfig `json:"dev_issuer"`
 	// DecisionLogs controls decision logging of STS calls.
 	DecisionLogs DecisionLogConfig `json:"decision_logs"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of the load
+	// balancers or reverse proxies in front of the STS. Only a request
+	// from one of them has its X-Forwarded-For read for the client's
+	// address (input.source_ip); by default the header is ignored, since
+	// anyone can send it.
+	TrustedProxies []string `json:"trusted_proxies"`
 
-	decisionQuery string
-	persistDir    string
+	decisionQuery  string
+	persistDir     string
+	trustedProxies []netip.Prefix
 }
 
 // TLSConfig configures HTTPS.
@@ -145,6 +153,17 @@ func (c *Config) validate(persistDir string) error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("addr %q: %w", c.Addr, err)
+	}
+	for _, tp := range c.TrustedProxies {
+		prefix, err := netip.ParsePrefix(tp)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(tp)
+			if aerr != nil {
+				return fmt.Errorf("trusted_proxies: %q is neither an IP address nor a CIDR", tp)
+			}
+			prefix = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		c.trustedProxies = append(c.trustedProxies, prefix.Masked())
 	}
 	if c.TLS != nil {
 		if c.TLS.CertFile == "" || c.TLS.KeyFile == "" {

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -23,7 +25,7 @@ import (
 //	source_ip          the client's address
 //	tls                {"version", "cipher_suite", "server_name", "client_certificate": {subject, issuer}} or absent
 //	request_id         the STS request id
-func buildInput(req *stswire.Request, policyDoc ast.Value, r *http.Request, requestID string) ast.Object {
+func buildInput(req *stswire.Request, policyDoc ast.Value, r *http.Request, requestID string, trusted []netip.Prefix) ast.Object {
 	items := [][2]*ast.Term{
 		item("action", ast.StringTerm(string(req.Action))),
 		item("token", ast.StringTerm(req.Token)),
@@ -33,7 +35,7 @@ func buildInput(req *stswire.Request, policyDoc ast.Value, r *http.Request, requ
 		item("role_session_name", ast.StringTerm(req.RoleSessionName)),
 		item("provider_id", ast.StringTerm(req.ProviderID)),
 		item("token_revoke_type", ast.StringTerm(req.TokenRevokeType)),
-		item("source_ip", ast.StringTerm(sourceIP(r))),
+		item("source_ip", ast.StringTerm(sourceIP(r, trusted))),
 		item("request_id", ast.StringTerm(requestID)),
 	}
 	if req.AccessToken != "" {
@@ -55,12 +57,42 @@ func buildInput(req *stswire.Request, policyDoc ast.Value, r *http.Request, requ
 
 func item(k string, v *ast.Term) [2]*ast.Term { return [2]*ast.Term{ast.StringTerm(k), v} }
 
-func sourceIP(r *http.Request) string {
+// sourceIP is the client's address: the connection's peer, or, when the
+// peer is a trusted proxy, the right-most address of X-Forwarded-For that
+// is not a trusted proxy (the addresses before it were written by the
+// client and prove nothing).
+func sourceIP(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer, trusted) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	client := peer
+	for i := len(hops) - 1; i >= 0; i-- {
+		addr, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a malformed hop: trust nothing before it
+		}
+		client = addr.Unmap()
+		if !isTrusted(client, trusted) {
+			break
+		}
+	}
+	return client.String()
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 func tlsInfo(cs *tls.ConnectionState) *ast.Term {

@@ -2,6 +2,8 @@ package sts
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -148,5 +150,38 @@ func TestGrantFromDecisionFaultsCarryADetailForTheLog(t *testing.T) {
 				t.Fatalf("detail %q, client message %q", werr.Detail, werr.Message)
 			}
 		})
+	}
+}
+
+func TestSourceIPTrustsForwardedForOnlyFromTrustedProxies(t *testing.T) {
+	cfg, err := parseConfig([]byte(`{"trusted_proxies": ["10.0.0.0/8", "192.0.2.7"]}`), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, remote string
+		xff          []string
+		want         string
+	}{
+		{"no proxy configured for this peer", "203.0.113.9:5000", []string{"198.51.100.1"}, "203.0.113.9"},
+		{"one trusted proxy", "10.1.2.3:5000", []string{"198.51.100.1"}, "198.51.100.1"},
+		{"spoofed entries before the real client", "10.1.2.3:5000", []string{"1.1.1.1, 198.51.100.1"}, "198.51.100.1"},
+		{"two trusted proxies", "10.1.2.3:5000", []string{"198.51.100.1, 192.0.2.7"}, "198.51.100.1"},
+		{"header split over lines", "10.1.2.3:5000", []string{"198.51.100.1", "10.9.9.9"}, "198.51.100.1"},
+		{"malformed hop", "10.1.2.3:5000", []string{"198.51.100.1, not-an-ip"}, "10.1.2.3"},
+		{"no header", "10.1.2.3:5000", nil, "10.1.2.3"},
+		{"IPv4-mapped IPv6 peer", "[::ffff:10.1.2.3]:5000", []string{"2001:db8::1"}, "2001:db8::1"},
+	} {
+		r := httptest.NewRequest(http.MethodPost, "/", nil)
+		r.RemoteAddr = c.remote
+		for _, v := range c.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := sourceIP(r, cfg.trustedProxies); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+	if _, err := parseConfig([]byte(`{"trusted_proxies": ["example.com"]}`), t.TempDir()); err == nil {
+		t.Fatal("a host name was accepted as a trusted proxy")
 	}
 }
