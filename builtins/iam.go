@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -216,7 +217,20 @@ func iamRequest(o ast.Object) (*iam.Request, error) {
 			if err != nil {
 				return fmt.Errorf("request.context[%q]: %w", string(ks), err)
 			}
-			r.Context[strings.ToLower(string(ks))] = vals
+			// Condition keys are case-insensitive: two spellings of one
+			// key with different values are ambiguous, and evaluation
+			// fails closed on them (iam.Request.Ambiguous).
+			lk := strings.ToLower(string(ks))
+			if prev, dup := r.Context[lk]; dup {
+				if !slices.Equal(prev, vals) {
+					if r.Ambiguous == nil {
+						r.Ambiguous = map[string]bool{}
+					}
+					r.Ambiguous[lk] = true
+				}
+				return nil
+			}
+			r.Context[lk] = vals
 			return nil
 		})
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -244,16 +245,33 @@ func parseDate(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// holds evaluates the condition against the request.
-func (c *condition) holds(r *Request) bool {
+// holds evaluates the condition against the request. ambiguous reports
+// that the request's value for the key cannot be trusted: the key was
+// given twice with different values (Request.Ambiguous), or both with and
+// without its service prefix with different values.
+func (c *condition) holds(r *Request) (holds, ambiguous bool) {
 	vals, present := r.Context[c.key]
-	if !present {
-		// MinIO names condition keys without their service prefix
-		// ("sourceip" for "aws:SourceIp", "prefix" for "s3:prefix").
-		if i := strings.IndexByte(c.key, ':'); i >= 0 {
-			vals, present = r.Context[c.key[i+1:]]
+	ambiguous = r.Ambiguous[c.key]
+	// MinIO names condition keys without their service prefix ("sourceip"
+	// for "aws:SourceIp", "prefix" for "s3:prefix").
+	if i := strings.IndexByte(c.key, ':'); i >= 0 {
+		bare := c.key[i+1:]
+		bareVals, barePresent := r.Context[bare]
+		ambiguous = ambiguous || r.Ambiguous[bare]
+		switch {
+		case !present:
+			vals, present = bareVals, barePresent
+		case barePresent && !slices.Equal(vals, bareVals):
+			ambiguous = true
 		}
 	}
+	if ambiguous {
+		return false, true
+	}
+	return c.holdsFor(vals, present, r), false
+}
+
+func (c *condition) holdsFor(vals []string, present bool, r *Request) bool {
 	if c.kind == opNull {
 		return c.null == !present
 	}

@@ -161,7 +161,8 @@ func TestConditions(t *testing.T) {
 		{"variable undefined in condition", `{"StringEquals": {"k": "${jwt:nope}"}}`, map[string][]string{"k": {""}}, false},
 		{"two keys AND", `{"StringEquals": {"a": "1", "b": "2"}}`, map[string][]string{"a": {"1"}, "b": {"3"}}, false},
 		{"unprefixed key (MinIO)", `{"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}, "StringLike": {"s3:prefix": "home/*"}}`, map[string][]string{"sourceip": {"10.1.1.1"}, "prefix": {"home/a"}}, true},
-		{"prefixed key wins", `{"StringEquals": {"s3:prefix": "a"}}`, map[string][]string{"s3:prefix": {"a"}, "prefix": {"b"}}, true},
+		{"prefixed and bare keys disagree: ambiguous, no Allow", `{"StringEquals": {"s3:prefix": "a"}}`, map[string][]string{"s3:prefix": {"a"}, "prefix": {"b"}}, false},
+		{"prefixed and bare keys agree", `{"StringEquals": {"s3:prefix": "a"}}`, map[string][]string{"s3:prefix": {"a"}, "prefix": {"a"}}, true},
 		{"two operators AND", `{"StringEquals": {"a": "1"}, "StringLike": {"b": "2*"}}`, map[string][]string{"a": {"1"}, "b": {"20"}}, true},
 	} {
 		p := mustCompile(t, `[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": `+c.cond+`}]`)
@@ -224,5 +225,51 @@ func TestSessionPolicyOnlyNarrows(t *testing.T) {
 	deny := mustCompile(t, `[{"Effect": "Deny", "Action": "s3:*", "Resource": "*"}]`)
 	if Intersect(identity, deny, own) != Deny {
 		t.Error("session deny")
+	}
+}
+
+// A client that can add condition keys (MinIO copies request headers and
+// query parameters into its conditions) must not be able to choose the
+// value of a key the server sets: when the request carries a key twice
+// with different values, an Allow conditioned on it never applies and a
+// Deny conditioned on it always does.
+func TestAmbiguousConditionKeysFailClosed(t *testing.T) {
+	allow := mustCompile(t, `[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]`)
+	denyOutside := mustCompile(t, `[
+		{"Effect": "Deny", "Action": "s3:*", "Resource": "*", "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}},
+		{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]`)
+	req := func(ctx map[string][]string, ambiguous ...string) *Request {
+		r := &Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::b/k", Context: ctx}
+		for _, k := range ambiguous {
+			if r.Ambiguous == nil {
+				r.Ambiguous = map[string]bool{}
+			}
+			r.Ambiguous[k] = true
+		}
+		return r
+	}
+	for name, r := range map[string]*Request{
+		"a second spelling of the key (header SourceIp)":         req(map[string][]string{"sourceip": {"203.0.113.5"}}, "sourceip"),
+		"the prefixed key next to the bare one (?aws:SourceIp=)": req(map[string][]string{"sourceip": {"203.0.113.5"}, "aws:sourceip": {"10.1.2.3"}}),
+	} {
+		if d, _ := allow.Evaluate(r); d != NoMatch {
+			t.Errorf("%s: the Allow gave %v", name, d)
+		}
+		if d, _ := denyOutside.Evaluate(r); d != Deny {
+			t.Errorf("%s: the Deny gave %v", name, d)
+		}
+	}
+	// Unambiguous: decided by the value.
+	inside := req(map[string][]string{"sourceip": {"10.1.2.3"}})
+	if d, _ := allow.Evaluate(inside); d != Allow {
+		t.Errorf("inside: %v", d)
+	}
+	if d, _ := denyOutside.Evaluate(inside); d != Allow {
+		t.Errorf("inside, deny policy: %v", d)
+	}
+	// An ambiguous key no statement looks at changes nothing.
+	other := req(map[string][]string{"sourceip": {"10.1.2.3"}, "useragent": {"x"}}, "useragent")
+	if d, _ := allow.Evaluate(other); d != Allow {
+		t.Errorf("an unrelated ambiguous key: %v", d)
 	}
 }

@@ -39,6 +39,13 @@ type Request struct {
 	// Context holds condition keys (lower-case) and their values, e.g.
 	// "aws:sourceip": ["10.0.0.1"], "s3:prefix": ["home/alice/"].
 	Context map[string][]string
+	// Ambiguous marks the keys of Context that the caller was given more
+	// than once, spelt differently and with different values ("SourceIp"
+	// and "Sourceip"): one of them may come from the client (MinIO copies
+	// request headers and query parameters into its conditions). A
+	// condition on such a key never lets an Allow apply and always lets a
+	// Deny apply (see condition.holds).
+	Ambiguous map[string]bool
 	// Vars are the values of policy variables, by name without ${}:
 	// "jwt:sub", "aws:username", ... A statement that uses an undefined
 	// variable does not match.
@@ -290,7 +297,14 @@ func (st *statement) applies(r *Request) bool {
 		return false
 	}
 	for i := range st.conditions {
-		if !st.conditions[i].holds(r) {
+		holds, ambiguous := st.conditions[i].holds(r)
+		if ambiguous {
+			// Fail closed: the request's context cannot be trusted for
+			// this key, so no Allow is granted on it and every Deny that
+			// matches the action and resource applies.
+			return st.deny
+		}
+		if !holds {
 			return false
 		}
 	}

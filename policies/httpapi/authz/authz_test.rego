@@ -86,3 +86,12 @@ test_claims_of_another_issuer_do_not_map if {
 	other := object.union(claims, {"iss": "https://evil.example"})
 	not allowed(minio("s3:GetObject", "data", "home/alice/notes.txt", {"claims": other}))
 }
+
+# MinIO copies request headers and query parameters into the conditions: a
+# client outside 10.0.0.0/8 that adds a header "SourceIp: 10.1.2.3" (sent
+# as "Sourceip") or a query parameter "aws:SourceIp=10.1.2.3" is not let in.
+test_source_ip_cannot_be_spoofed_through_headers_or_query if {
+	far := minio("s3:GetObject", "shared", "report.csv", {})
+	not allowed(object.union(far, {"conditions": object.union(far.conditions, {"SourceIp": ["192.0.2.1"], "Sourceip": ["10.1.2.3"]})}))
+	not allowed(object.union(far, {"conditions": object.union(far.conditions, {"SourceIp": ["192.0.2.1"], "aws:SourceIp": ["10.1.2.3"]})}))
+}

@@ -150,3 +150,41 @@ func TestDecisionLogsEraseMinIOSecrets(t *testing.T) {
 		t.Error("the Referer is not logged without its query")
 	}
 }
+
+// MinIO copies request headers and query parameters into the conditions,
+// so a client can add "Sourceip" (a header SourceIp) or "aws:SourceIp" (a
+// query parameter) next to the SourceIp MinIO computed. Neither lets a
+// client outside the allowed network in.
+func TestSourceIPCannotBeSpoofed(t *testing.T) {
+	dir := t.TempDir()
+	must(t, policies.WriteDefault(filepath.Join(dir, "policy")))
+	data, _ := json.Marshal(map[string]any{"opa_sts": map[string]any{
+		"providers": []any{map[string]any{"issuer": iss, "audiences": []string{"sts"}, "jwks": map[string]any{"keys": []any{}}}},
+		"bindings":  []any{map[string]any{"role": "office", "issuer": iss, "groups": []string{"/team-a"}}},
+		"roles": map[string]any{"office": map[string]any{"statements": []any{map[string]any{
+			"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/*",
+			"Condition": map[string]any{"IpAddress": map[string]any{"aws:SourceIp": "10.0.0.0/8"}}}}}},
+	}})
+	must(t, os.WriteFile(filepath.Join(dir, "policy", "data.json"), data, 0o600))
+	s := opasts.Start(t, dir, "policy")
+	ask := func(conditions map[string]any) bool {
+		t.Helper()
+		resp := do(t, http.MethodPost, s.URL+"/v1/data/httpapi/authz/allow", map[string]any{"input": map[string]any{
+			"account": "ABCDEFGHIJKLMNOPQRST", "action": "s3:GetObject", "bucket": "data", "object": "x",
+			"owner": false, "denyOnly": false, "conditions": conditions,
+			"claims": map[string]any{"iss": iss, "sub": "u", "azp": "minio", "groups": []string{"/team-a"}},
+		}})
+		defer resp.Body.Close()
+		var out struct{ Result bool }
+		must(t, json.NewDecoder(resp.Body).Decode(&out))
+		return out.Result
+	}
+	if !ask(map[string]any{"SourceIp": []string{"10.1.2.3"}}) {
+		t.Fatal("a client inside 10.0.0.0/8 is not allowed")
+	}
+	for name, extra := range map[string]string{"header": "Sourceip", "query parameter": "aws:SourceIp"} {
+		if ask(map[string]any{"SourceIp": []string{"192.0.2.1"}, extra: []string{"10.1.2.3"}}) {
+			t.Errorf("a %s %s=10.1.2.3 let a client from 192.0.2.1 in", name, extra)
+		}
+	}
+}
