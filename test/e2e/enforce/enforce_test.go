@@ -224,6 +224,18 @@ func TestVersitygwEnforcesSTSCredentials(t *testing.T) {
 		break
 	}
 
+	// A key that climbs out of the granted prefix is authorized as the key
+	// it resolves to.
+	secretData := []byte("someone else's")
+	_, err = root(e).PutObject(ctx, bucket, "home/someone-else/secret.txt", bytes.NewReader(secretData), int64(len(secretData)), minio.PutObjectOptions{})
+	must(t, err)
+	for _, key := range []string{"home/" + client + "/../someone-else/secret.txt", "home/" + client + "//../someone-else/secret.txt"} {
+		b, err := io.ReadAll(mustObj(user.GetObject(ctx, bucket, key, minio.GetObjectOptions{})))
+		if err == nil || bytes.Equal(b, secretData) {
+			t.Fatalf("GET %q read another user's object", key)
+		}
+	}
+
 	// A tampered session token, and the credentials of one session with the token of another.
 	parts := strings.Split(v.SessionToken, ".")
 	forged, _ := minio.New(s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(v.AccessKeyID, v.SecretAccessKey, parts[0]+"."+parts[1]+"x."+parts[2]), Region: "us-east-1"})
@@ -363,6 +375,12 @@ func httpGet(t *testing.T, url string) string {
 		t.Fatalf("GET %s: %d", url, resp.StatusCode)
 	}
 	return string(b)
+}
+
+// root is a client with versitygw's built-in root credentials.
+func root(e *env) *minio.Client {
+	c, _ := minio.New(e.s3Addr, &minio.Options{Creds: miniocreds.NewStaticV4(rootAK, rootSK, ""), Region: "us-east-1"})
+	return c
 }
 
 func mustObj(o *minio.Object, err error) io.Reader {
