@@ -25,7 +25,8 @@ var iamEvaluateDecl = &rego.Function{
 		"{action, resource, context: {condition key: value or [values]}, variables: {\"jwt:sub\": ...}}. An explicit " +
 		"Deny wins, then any Allow. Returns {\"decision\": \"allow\"|\"deny\"|\"no_match\", \"statement\": index, " +
 		"\"sid\": Sid}. Variable values are literal (a claim holding * widens nothing); an undefined variable never " +
-		"matches. Statements are compiled once and cached. Malformed statements are an error (fail closed).",
+		"matches, and an Allow whose variables are undefined or hold a \"/\" never applies. Statements are compiled " +
+		"once and cached. Malformed statements are an error (fail closed).",
 	Decl: types.NewFunction(
 		types.Args(
 			types.Named("statements", types.A).Description("a policy document or a list of statements"),

@@ -273,3 +273,32 @@ func TestAmbiguousConditionKeysFailClosed(t *testing.T) {
 		t.Errorf("an unrelated ambiguous key: %v", d)
 	}
 }
+
+// An Allow statement whose variables are undefined, or hold a "/", never
+// applies: a NotResource would otherwise grant everything, and a subject
+// such as "PRIMARY" (WSO2 subjects may be "PRIMARY/alice") would otherwise
+// be granted every PRIMARY user's home. Denies still apply as written.
+func TestAllowNeedsSegmentSafeDefinedVariables(t *testing.T) {
+	home := mustCompile(t, `[{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/home/${jwt:sub}/*"}]`)
+	allButHome := mustCompile(t, `[{"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::data/home/${jwt:other}/*"}]`)
+	get := func(res string, vars map[string]string) *Request {
+		return &Request{Action: "s3:GetObject", Resource: res, Vars: vars}
+	}
+	if d, _ := home.Evaluate(get("arn:aws:s3:::data/home/alice/x", map[string]string{"jwt:sub": "alice"})); d != Allow {
+		t.Fatalf("own home: %v", d)
+	}
+	if d, _ := home.Evaluate(get("arn:aws:s3:::data/home/PRIMARY/alice/x", map[string]string{"jwt:sub": "PRIMARY"})); d != Allow {
+		t.Fatalf("the user PRIMARY's own home: %v", d) // by design: its own prefix
+	}
+	if d, _ := home.Evaluate(get("arn:aws:s3:::data/home/PRIMARY/alice/x", map[string]string{"jwt:sub": "PRIMARY/alice"})); d != NoMatch {
+		t.Fatalf("a subject with a slash: %v", d)
+	}
+	if d, _ := allButHome.Evaluate(get("arn:aws:s3:::data/anything", map[string]string{})); d != NoMatch {
+		t.Fatalf("NotResource with an undefined variable granted: %v", d)
+	}
+	deny := mustCompile(t, `[{"Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::data/home/${jwt:sub}/*"},
+		{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]`)
+	if d, _ := deny.Evaluate(get("arn:aws:s3:::data/home/a/b/x", map[string]string{"jwt:sub": "a/b"})); d != Deny {
+		t.Fatalf("a Deny with a slash in its variable: %v", d)
+	}
+}

@@ -69,6 +69,8 @@ type statement struct {
 	notResource bool
 	resources   []template
 	conditions  []condition
+	// vars are the policy variables the statement refers to anywhere.
+	vars []string
 }
 
 // template is a pattern that may contain ${var} references, resolved per
@@ -160,7 +162,40 @@ func compileStatement(m map[string]any) (statement, error) {
 			return st, err
 		}
 	}
+	seen := map[string]bool{}
+	collect := func(ts []template) {
+		for _, t := range ts {
+			for _, part := range t.parts {
+				if part.varID != "" && part.varID[0] != 0 && !seen[part.varID] {
+					seen[part.varID] = true
+					st.vars = append(st.vars, part.varID)
+				}
+			}
+		}
+	}
+	collect(st.actions)
+	collect(st.resources)
+	for i := range st.conditions {
+		collect(st.conditions[i].values)
+	}
 	return st, nil
+}
+
+// grantsWith reports whether an Allow statement may apply with vars: every
+// variable it refers to must be defined and must not contain "/". An
+// undefined variable would otherwise turn a NotResource or NotAction into
+// "everything", and a value with a "/" (a WSO2 subject such as
+// "PRIMARY/alice") crosses into other users' path segments: a user named
+// "PRIMARY" would be granted home/PRIMARY/*, every PRIMARY user's home.
+// AWS user names cannot contain "/" for the same reason.
+func (st *statement) grantsWith(vars map[string]string) bool {
+	for _, id := range st.vars {
+		v, ok := vars[id]
+		if !ok || strings.Contains(v, "/") {
+			return false
+		}
+	}
+	return true
 }
 
 func compileList(m map[string]any, name, notName string, fold bool) ([]template, bool, error) {
@@ -290,6 +325,9 @@ func matchesAny(ts []template, s string, vars map[string]string) bool {
 }
 
 func (st *statement) applies(r *Request) bool {
+	if !st.deny && !st.grantsWith(r.Vars) {
+		return false
+	}
 	if matchesAny(st.actions, r.Action, r.Vars) == st.notAction {
 		return false
 	}
