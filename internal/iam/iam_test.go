@@ -302,3 +302,18 @@ func TestAllowNeedsSegmentSafeDefinedVariables(t *testing.T) {
 		t.Fatalf("a Deny with a slash in its variable: %v", d)
 	}
 }
+
+func TestPrincipalIsRefused(t *testing.T) {
+	for _, doc := range []string{
+		`[{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::000000000000:user/bob"}, "Action": "s3:*", "Resource": "*"}]`,
+		`[{"Effect": "Deny", "NotPrincipal": "*", "Action": "s3:*", "Resource": "*"}]`,
+	} {
+		var v any
+		if err := json.Unmarshal([]byte(doc), &v); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := CompileDocument(v); err == nil || !strings.Contains(err.Error(), "Principal") {
+			t.Errorf("%s: compiled (%v)", doc, err)
+		}
+	}
+}

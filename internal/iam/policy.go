@@ -137,7 +137,13 @@ func compileStatement(m map[string]any) (statement, error) {
 	var st statement
 	for k := range m {
 		switch k {
-		case "Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition", "Principal":
+		case "Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition":
+		case "Principal", "NotPrincipal":
+			// An identity or session policy applies to the session it is
+			// attached to; a Principal would be silently ignored, so a
+			// statement meant for one principal would apply to everyone
+			// with the role. AWS refuses it too.
+			return st, fmt.Errorf("%s has no place in an identity or session policy", k)
 		default:
 			return st, fmt.Errorf("unknown member %q", k)
 		}
