@@ -39,6 +39,15 @@ default decision := {"allow": false, "reason": "access denied", "rule": "default
 
 decision := {"allow": false, "reason": "no identity provider is configured", "rule": "providers"} if {
 	count(providers) == 0
+} else := {
+	"allow": false,
+	"reason": "PolicyArns are not supported: pass the session policy in the Policy parameter",
+	"rule": "policy_arns",
+	"error_code": "InvalidParameterValue",
+} if {
+	# A client that asks to narrow its credentials with managed policies
+	# must not silently get the whole grant.
+	count(object.get(input, "policy_arns", [])) > 0
 } else := {"allow": false, "reason": token.error.message, "token_error": token.error, "rule": "token"} if {
 	not token.valid
 } else := {

@@ -147,3 +147,13 @@ test_clamp_to_token_exp if {
 	d.grant.duration_seconds <= 1000
 	d.grant.duration_seconds >= 990
 }
+
+# PolicyArns would narrow the credentials; they cannot be honoured, so the
+# request is refused rather than granted in full.
+test_policy_arns_are_refused if {
+	d := sts.decision with data.opa_sts as config
+		with input as {"action": "AssumeRoleWithWebIdentity", "token": token({}), "duration_seconds": 0, "policy_arns": ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]}
+	not d.allow
+	d.rule == "policy_arns"
+	d.error_code == "InvalidParameterValue"
+}
