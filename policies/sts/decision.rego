@@ -67,11 +67,33 @@ decision := {"allow": false, "reason": "no identity provider is configured", "ru
 	id := mapping.identity(c)
 	sub := id.subject
 	cid := id.client_id
-	bound := id.roles
+	bound := selected_roles(id.roles)
 	count(bound) > 0
+} else := {"allow": false, "reason": concat("", ["the role ", requested_role, " is not bound to this identity"]), "rule": "role_arn"} if {
+	mapping.identity(token.claims).subject
+	requested_role
 } else := {"allow": false, "reason": "no role is bound to this identity", "rule": "bindings"} if {
 	mapping.identity(token.claims).subject
 } else := {"allow": false, "reason": "the token names no subject", "rule": "subject"}
+
+# RoleArn selects a role, as with AWS: when it names one of
+# data.opa_sts.roles (arn:aws:iam::<account>:role/<name>, the name after
+# the last "/"), the grant is that role alone, if it is bound to the
+# identity, and nothing otherwise. A RoleArn naming no known role (clients
+# must send one: "role/any") leaves the grant at every bound role.
+requested_role := name if {
+	arn := input.role_arn
+	contains(arn, ":role/")
+	parts := split(arn, "/")
+	name := parts[count(parts) - 1]
+	data.opa_sts.roles[name]
+}
+
+selected_roles(bound) := [requested_role] if {
+	requested_role in bound
+} else := [] if {
+	requested_role
+} else := bound
 
 # Duration: the requested DurationSeconds (0 or absent means "not given",
 # as minio-go sends) or the default, clamped to [min, max] where the

@@ -157,3 +157,27 @@ test_policy_arns_are_refused if {
 	d.rule == "policy_arns"
 	d.error_code == "InvalidParameterValue"
 }
+
+web(tok, role_arn) := d if {
+	d := sts.decision with data.opa_sts as config
+		with input as {"action": "AssumeRoleWithWebIdentity", "token": tok, "duration_seconds": 0, "role_arn": role_arn}
+}
+
+# svc-writer (client app) is bound to reader and writer.
+test_role_arn_selects_a_bound_role if {
+	both := web(token({"sub": "svc-writer"}), "arn:aws:iam::000000000000:role/any")
+	both.grant.roles == ["reader", "writer"]
+	only := web(token({"sub": "svc-writer"}), "arn:aws:iam::000000000000:role/reader")
+	only.allow
+	only.grant.roles == ["reader"]
+	only.grant.permissions == config.roles.reader.statements
+	with_path := web(token({"sub": "svc-writer"}), "arn:aws:iam::000000000000:role/teams/writer")
+	with_path.grant.roles == ["writer"]
+}
+
+test_role_arn_naming_an_unbound_role_is_denied if {
+	d := web(token({}), "arn:aws:iam::000000000000:role/writer") # svc-1 is a reader only
+	not d.allow
+	d.rule == "role_arn"
+	contains(d.reason, "writer")
+}
