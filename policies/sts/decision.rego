@@ -89,11 +89,11 @@ requested_role := name if {
 	data.opa_sts.roles[name]
 }
 
-selected_roles(bound) := [requested_role] if {
+selected_roles(bound) := bound if {
+	not requested_role
+} else := [requested_role] if {
 	requested_role in bound
-} else := [] if {
-	requested_role
-} else := bound
+} else := []
 
 # Duration: the requested DurationSeconds (0 or absent means "not given",
 # as minio-go sends) or the default, clamped to [min, max] where the
