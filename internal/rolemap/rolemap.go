@@ -12,7 +12,7 @@
 // binding naming no criterion never applies:
 //
 //	clients       azp (else client_id) is one of
-//	subjects      the subject is one of
+//	subjects      the subject the token claims is one of (not the client id that names a token without one)
 //	scopes        one of the token's scopes ("scope", space-separated, or "scp")
 //	groups        one of the values of the provider's groups_claim (default "groups")
 //	realm_roles   one of Keycloak's realm_access.roles
@@ -254,8 +254,13 @@ func (c *Config) Resolve(claims ast.Object) Identity {
 	if !known {
 		p = provider{subjectClaim: "sub", groupsClaim: "groups"}
 	}
+	// A token without a subject is named by its client, but only a
+	// subject the token claims matches a "subjects" criterion: client ids
+	// and subjects are different namespaces, and a client someone could
+	// register under a user's name must not get that user's roles.
+	claimedSubject := ""
 	if s, ok := str(claims, p.subjectClaim); ok && s != "" {
-		id.Subject = s
+		id.Subject, claimedSubject = s, s
 	} else {
 		id.Subject = id.ClientID
 	}
@@ -265,6 +270,7 @@ func (c *Config) Resolve(claims ast.Object) Identity {
 	}
 	// Claim-derived values, computed once for all bindings.
 	f := facts{
+		subject:    claimedSubject,
 		scopes:     scopes(claims),
 		groups:     values(claims.Get(ast.StringTerm(p.groupsClaim))),
 		realmRoles: values(path(claims, "realm_access", "roles")),
@@ -290,8 +296,8 @@ func (c *Config) Resolve(claims ast.Object) Identity {
 		}
 	}
 	lookup(anchorClient, id.ClientID)
-	if id.Subject != "" {
-		lookup(anchorSubject, id.Subject)
+	if claimedSubject != "" {
+		lookup(anchorSubject, claimedSubject)
 	}
 	lookup(anchorGroup, f.groups...)
 	lookup(anchorScope, f.scopes...)
@@ -304,6 +310,7 @@ func (c *Config) Resolve(claims ast.Object) Identity {
 }
 
 type facts struct {
+	subject                    string // the claimed subject, "" if none
 	scopes, groups, realmRoles []string
 }
 
@@ -311,7 +318,7 @@ func (b *binding) applies(c ast.Object, id *Identity, f *facts) bool {
 	if b.clients != nil && !b.clients.has(id.ClientID) {
 		return false
 	}
-	if b.subjects != nil && (id.Subject == "" || !b.subjects.has(id.Subject)) {
+	if b.subjects != nil && (f.subject == "" || !b.subjects.has(f.subject)) {
 		return false
 	}
 	if b.scopes != nil && !b.scopes.anyOf(f.scopes) {

@@ -95,7 +95,8 @@ func TestIndexAgreesWithAScanOfEveryBinding(t *testing.T) {
 		got := c.Resolve(claims)
 
 		want := Identity{ClientID: got.ClientID, Subject: got.Subject}
-		f := facts{scopes: scopes(claims), groups: values(claims.Get(ast.StringTerm("groups"))), realmRoles: values(path(claims, "realm_access", "roles"))}
+		claimed, _ := str(claims, "sub")
+		f := facts{subject: claimed, scopes: scopes(claims), groups: values(claims.Get(ast.StringTerm("groups"))), realmRoles: values(path(claims, "realm_access", "roles"))}
 		if ib := c.bindings["i"]; ib != nil {
 			for i := range ib.all {
 				if b := &ib.all[i]; !slices.Contains(want.Roles, b.role) && b.applies(claims, &want, &f) {
@@ -107,5 +108,20 @@ func TestIndexAgreesWithAScanOfEveryBinding(t *testing.T) {
 		if !slices.Equal(got.Roles, want.Roles) {
 			t.Fatalf("round %d: index %v, scan %v\nbindings %s\nclaims %s", round, got.Roles, want.Roles, raw, claimsRaw)
 		}
+	}
+}
+
+// A token without a subject is named after its client, but a "subjects"
+// criterion matches only a subject the token claims: a client registered
+// under a user's name does not get that user's roles.
+func TestSubjectsMatchOnlyAClaimedSubject(t *testing.T) {
+	c := cfg(t, `{"bindings": [{"role": "alice-home", "issuer": "i", "subjects": ["alice"]}]}`)
+	id := c.Resolve(ast.MustParseTerm(`{"iss": "i", "azp": "alice"}`).Value.(ast.Object))
+	if id.Subject != "alice" || len(id.Roles) != 0 {
+		t.Fatalf("a client named alice without a subject: %+v", id)
+	}
+	id = c.Resolve(ast.MustParseTerm(`{"iss": "i", "azp": "app", "sub": "alice"}`).Value.(ast.Object))
+	if len(id.Roles) != 1 || id.Roles[0] != "alice-home" {
+		t.Fatalf("the subject alice: %+v", id)
 	}
 }

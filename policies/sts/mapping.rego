@@ -8,7 +8,7 @@
 #
 #     {"role": "readers", "issuer": "<iss>",
 #      "clients": [...],        azp / client_id is one of
-#      "subjects": [...],       the subject is one of
+#      "subjects": [...],       the subject the token claims is one of
 #      "scopes": [...],         one of the token's scopes (scope or scp)
 #      "groups": [...],         one of the provider's groups_claim values (default "groups")
 #      "realm_roles": [...],    one of Keycloak's realm_access.roles
