@@ -67,7 +67,7 @@ func (c *valueCache[T]) get(v ast.Value) (T, error) {
 		}
 	}
 	compiled, err := c.compile(v)
-	e := &valueEntry[T]{snapshot: copyValue(v), compiled: compiled, err: err}
+	e := &valueEntry[T]{snapshot: ast.CopyValue(v), compiled: compiled, err: err}
 	e.last.Store(&lastSeen{value: v, epoch: epoch})
 	// Copy on write: readers may hold the old bucket.
 	next := append(append(make([]*valueEntry[T], 0, len(bucket)+1), bucket...), e)
@@ -76,20 +76,6 @@ func (c *valueCache[T]) get(v ast.Value) (T, error) {
 	}
 	c.entries.Add(h, next)
 	return compiled, err
-}
-
-// copyValue returns a deep copy of a composite value (scalars are
-// immutable).
-func copyValue(v ast.Value) ast.Value {
-	switch v := v.(type) {
-	case ast.Object:
-		return v.Copy()
-	case *ast.Array:
-		return v.Copy()
-	case ast.Set:
-		return v.Copy()
-	}
-	return v
 }
 
 // same reports whether a and b are the same object or array (identity).

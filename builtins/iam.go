@@ -83,13 +83,15 @@ func compilePolicy(v ast.Value) (*iam.Policy, error) {
 }
 
 var (
-	keyAction    = ast.InternedTerm("action")
-	keyResource  = ast.InternedTerm("resource")
-	keyContext   = ast.InternedTerm("context")
-	keyVariables = ast.InternedTerm("variables")
-	keyDecision  = ast.InternedTerm("decision")
-	keyStatement = ast.InternedTerm("statement")
-	keySid       = ast.InternedTerm("sid")
+	keyAction     = ast.InternedTerm("action")
+	keyResource   = ast.InternedTerm("resource")
+	keyContext    = ast.InternedTerm("context")
+	keyVariables  = ast.InternedTerm("variables")
+	keyDecision   = ast.InternedTerm("decision")
+	keyStatement  = ast.InternedTerm("statement")
+	keySid        = ast.InternedTerm("sid")
+	keyRole       = ast.InternedTerm("role")
+	keyStatements = ast.InternedTerm("statements")
 )
 
 func (s *state) iamEvaluate(_ rego.BuiltinContext, stmts, reqTerm *ast.Term) (*ast.Term, error) {
@@ -106,14 +108,22 @@ func (s *state) iamEvaluate(_ rego.BuiltinContext, stmts, reqTerm *ast.Term) (*a
 		return nil, fmt.Errorf("%s: %w", IAMEvaluateName, err)
 	}
 	d, i := p.Evaluate(r)
-	return ast.ObjectTerm(
-		ast.Item(keyDecision, ast.StringTerm(d.String())),
-		ast.Item(keyStatement, ast.IntNumberTerm(i)),
-		ast.Item(keySid, ast.StringTerm(p.Sid(i))),
-	), nil
+	return evaluation(d, i, p.Sid(i), ""), nil
 }
 
-var keyRole = ast.InternedTerm("role")
+// evaluation is the result of the IAM built-ins: decision, statement, sid,
+// and the deciding role when there is one.
+func evaluation(d iam.Decision, stmt int, sid, role string) *ast.Term {
+	items := [][2]*ast.Term{
+		{keyDecision, ast.StringTerm(d.String())},
+		{keyStatement, ast.IntNumberTerm(stmt)},
+		{keySid, ast.StringTerm(sid)},
+	}
+	if role != "" {
+		items = append(items, [2]*ast.Term{keyRole, ast.StringTerm(role)})
+	}
+	return ast.ObjectTerm(items...)
+}
 
 func (s *state) iamEvaluateRoles(_ rego.BuiltinContext, rolesTerm, namesTerm, reqTerm *ast.Term) (*ast.Term, error) {
 	roles, err := builtins.ObjectOperand(rolesTerm.Value, 1)
@@ -170,18 +180,8 @@ func (s *state) iamEvaluateRoles(_ rego.BuiltinContext, rolesTerm, namesTerm, re
 			decision, role, stmt, sid = d, string(name.Value.(ast.String)), i, p.Sid(i)
 		}
 	}
-	items := [][2]*ast.Term{
-		{keyDecision, ast.StringTerm(decision.String())},
-		{keyStatement, ast.IntNumberTerm(stmt)},
-		{keySid, ast.StringTerm(sid)},
-	}
-	if role != "" {
-		items = append(items, [2]*ast.Term{keyRole, ast.StringTerm(role)})
-	}
-	return ast.ObjectTerm(items...), nil
+	return evaluation(decision, stmt, sid, role), nil
 }
-
-var keyStatements = ast.InternedTerm("statements")
 
 func iamRequest(o ast.Object) (*iam.Request, error) {
 	r := &iam.Request{}

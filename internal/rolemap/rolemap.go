@@ -275,15 +275,10 @@ func (c *Config) Resolve(claims ast.Object) Identity {
 		groups:     values(claims.Get(ast.StringTerm(p.groupsClaim))),
 		realmRoles: values(path(claims, "realm_access", "roles")),
 	}
-	var checked map[int]bool
+	// A binding reached twice (anchored under two of the claims' values)
+	// is checked again unless its role is already granted: cheaper than
+	// remembering what was checked.
 	check := func(i int) {
-		if checked[i] {
-			return // anchored under two of the claims' values
-		}
-		if checked == nil {
-			checked = map[int]bool{}
-		}
-		checked[i] = true
 		if b := &ib.all[i]; !slices.Contains(id.Roles, b.role) && b.applies(claims, &id, &f) {
 			id.Roles = append(id.Roles, b.role)
 		}
