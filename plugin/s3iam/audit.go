@@ -93,12 +93,10 @@ func (p *Plugin) logDecision(ctx context.Context, cfg *Config, eval evaluatorIfa
 	prepared := r.prepared
 	if prepared != nil {
 		info.Path = cfg.query
-	} else if cur, ok := eval.(interface {
-		Current(context.Context) (*decision.Prepared, error)
-	}); ok {
+	} else {
 		// A session refused before any decision: still stamp the active
 		// bundle revisions, as every entry carries them.
-		prepared, _ = cur.Current(ctx)
+		prepared, _ = eval.Current(ctx)
 	}
 	if prepared != nil {
 		info.Bundles = make(map[string]server.BundleInfo, len(prepared.Bundles))

@@ -28,6 +28,8 @@ func (r regoEval) Eval(ctx context.Context, input ast.Value) (map[string]any, *d
 	return d, nil, nil
 }
 
+func (regoEval) Current(context.Context) (*decision.Prepared, error) { return nil, nil }
+
 // BenchmarkProtocol measures the two calls versitygw makes for every
 // non-root S3 request, on the protocol handlers (no socket, no SigV4 of the
 // gateway): derive-signing-key, and evaluate-policy of one action on one

@@ -136,6 +136,9 @@ type handler struct {
 
 type evaluatorIface interface {
 	Eval(ctx context.Context, input ast.Value) (map[string]any, *decision.Prepared, error)
+	// Current is the prepared query of the active policy (for the bundle
+	// revisions of entries that evaluated nothing).
+	Current(ctx context.Context) (*decision.Prepared, error)
 }
 
 // session resolves (access key id, session token) to a verified session.

@@ -77,7 +77,8 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 	ctx, cancel := context.WithTimeout(r.Context(), cfg.Limits.requestTimeout())
 	defer cancel()
 
-	out.input = buildInput(req, policyDoc, r, requestID, p.config().trustedProxies)
+	clientIP := sourceIP(r, p.config().trustedProxies)
+	out.input = buildInput(req, policyDoc, r, requestID, clientIP)
 	dec, prepared, err := p.eval.Eval(ctx, out.input)
 	if prepared != nil {
 		out.revision, out.bundles = prepared.Revision, prepared.Bundles
@@ -126,7 +127,7 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		ID: issued.SessionID, AccessKeyID: issued.AccessKeyID, Subject: grant.Subject,
 		Issuer: grant.Source.Issuer, IdPSubject: grant.Source.Subject, ClientID: grant.Source.ClientID,
 		Action: string(req.Action), IssuedAt: issued.IssuedAt, ExpiresAt: issued.Expiration,
-		Revision: out.revision, SourceIP: sourceIP(r, p.config().trustedProxies),
+		Revision: out.revision, SourceIP: clientIP,
 	}
 	// Credentials that are not registered are not handed out: revocation
 	// and audit rely on the registry.

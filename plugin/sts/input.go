@@ -25,7 +25,7 @@ import (
 //	source_ip          the client's address
 //	tls                {"version", "cipher_suite", "server_name", "client_certificate": {subject, issuer}} or absent
 //	request_id         the STS request id
-func buildInput(req *stswire.Request, policyDoc ast.Value, r *http.Request, requestID string, trusted []netip.Prefix) ast.Object {
+func buildInput(req *stswire.Request, policyDoc ast.Value, r *http.Request, requestID, clientIP string) ast.Object {
 	items := [][2]*ast.Term{
 		item("action", ast.StringTerm(string(req.Action))),
 		item("token", ast.StringTerm(req.Token)),
@@ -35,7 +35,7 @@ func buildInput(req *stswire.Request, policyDoc ast.Value, r *http.Request, requ
 		item("role_session_name", ast.StringTerm(req.RoleSessionName)),
 		item("provider_id", ast.StringTerm(req.ProviderID)),
 		item("token_revoke_type", ast.StringTerm(req.TokenRevokeType)),
-		item("source_ip", ast.StringTerm(sourceIP(r, trusted))),
+		item("source_ip", ast.StringTerm(clientIP)),
 		item("request_id", ast.StringTerm(requestID)),
 	}
 	if req.AccessToken != "" {
