@@ -1,7 +1,6 @@
 package builtins
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -9,12 +8,14 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/builtins"
 	"github.com/open-policy-agent/opa/v1/types"
 
 	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/grant"
 	"github.com/opa-sts/opa-sts/internal/jwtverify"
-	"github.com/opa-sts/opa-sts/internal/keyring"
+	"github.com/opa-sts/opa-sts/internal/sessions"
 )
 
 // Names of the session built-ins.
@@ -23,70 +24,42 @@ const (
 	VerifySessionName    = "sts.verify_session"
 )
 
-// CodeRevoked is the sts.verify_session error code of a revoked session.
-const CodeRevoked jwtverify.Code = "revoked"
+// EphemeralIssuer names the session tokens minted where no server runs
+// (opa eval, opa test): they verify only in the same process.
+const EphemeralIssuer = sessions.EphemeralIssuer
 
-// EphemeralIssuer names the session tokens minted where no keyring is
-// configured (opa eval, opa test): they verify only in the same process.
-const EphemeralIssuer = "urn:opa-sts:ephemeral"
-
-// sessionKeys is the keyring-bound half of the built-ins' state.
-type sessionKeys struct {
-	minter   *credentials.Minter
-	verifier *credentials.SessionVerifier
-	revoked  func(*credentials.Session) bool // nil: no revocations
+// AuthoritySource is a server's session authority: the core plugin, which
+// calls Serve when it starts.
+type AuthoritySource interface {
+	// Authority returns the authority, or nil while there is none.
+	Authority() *sessions.Authority
 }
 
-func newSessionKeys(issuer string, kr *keyring.Keyring) (*sessionKeys, error) {
-	m, err := credentials.NewMinter(issuer, kr)
-	if err != nil {
-		return nil, err
-	}
-	v, err := credentials.NewSessionVerifier(issuer, kr, verifiedTokenCacheSize)
-	if err != nil {
-		return nil, err
-	}
-	return &sessionKeys{minter: m, verifier: v}, nil
-}
+type serverRef struct{ src AuthoritySource }
 
-// ConfigureSessions makes sts.issue_credentials and sts.verify_session use
-// the STS's keyring and issuer name, and revoked (which may be nil) to
-// refuse revoked sessions. The STS plugin calls it when it starts and when
-// its configuration changes.
-func ConfigureSessions(issuer string, kr *keyring.Keyring, revoked func(*credentials.Session) bool) error {
-	k, err := newSessionKeys(issuer, kr)
-	if err != nil {
-		return err
-	}
-	k.revoked = revoked
-	shared.sessions.Store(k)
-	return nil
-}
+// Serve tells the built-ins that they run in a server whose session
+// authority src returns. From then on sts.verify_session verifies through
+// it (refusing every session while it returns nil), and
+// sts.issue_credentials mints only within the STS plugin's own decision.
+func Serve(src AuthoritySource) { shared.server.Store(&serverRef{src: src}) }
 
 var ephemeralOnce sync.Once
 
-// sessionKeys returns the configured keys, or a process-local ephemeral
-// keyring (generated once) when none was configured.
-func (s *state) sessionKeys() (*sessionKeys, error) {
-	if k := s.sessions.Load(); k != nil {
-		return k, nil
-	}
+// ephemeral returns the process-local throwaway authority (created once)
+// of evaluations without a server.
+func (s *state) ephemeral() (*sessions.Authority, error) {
 	var err error
 	ephemeralOnce.Do(func() {
-		var kr *keyring.Keyring
-		if kr, err = keyring.Generate(); err != nil {
-			return
-		}
-		var k *sessionKeys
-		if k, err = newSessionKeys(EphemeralIssuer, kr); err == nil {
-			s.sessions.CompareAndSwap(nil, k)
+		var a *sessions.Authority
+		if a, err = sessions.NewEphemeral(); err == nil {
+			s.ephemeralAuthority.Store(a)
 		}
 	})
-	if k := s.sessions.Load(); k != nil {
-		return k, nil
+	if a := s.ephemeralAuthority.Load(); a != nil {
+		return a, nil
 	}
 	if err == nil {
-		err = errors.New("no session keys")
+		err = errors.New("no throwaway keyring")
 	}
 	return nil, err
 }
@@ -97,11 +70,13 @@ var issueCredentialsDecl = &rego.Function{
 	Name: IssueCredentialsName,
 	Description: "Mints temporary S3 credentials for a grant: {\"subject\": string, \"duration_seconds\": number, " +
 		"optional \"action\", \"source\" {iss, sub, client_id}, \"revision\", and any other members (permissions, tags), " +
-		"which the session token carries}. Returns {access_key_id, secret_access_key, session_token, expiration, session_id}. " +
-		"Pure: nothing is stored; the STS plugin registers the sessions it issues.",
+		"which the session token carries}. Returns {access_key_id, secret_access_key, session_token, expiration, session_id, " +
+		"issuer, ephemeral}. Without a server (opa eval, opa test) it mints with a throwaway keyring (ephemeral: true, issuer " +
+		EphemeralIssuer + "); in a server it mints with the production keys only within the STS plugin's own decision, which " +
+		"registers what it mints, and any other call is refused with an error. Nothing is stored by the built-in itself.",
 	Decl: types.NewFunction(
 		types.Args(types.Named("grant", anyObject).Description("what the credential allows")),
-		types.Named("credentials", anyObject).Description("access_key_id, secret_access_key, session_token, expiration (RFC 3339), session_id"),
+		types.Named("credentials", anyObject).Description("access_key_id, secret_access_key, session_token, expiration (RFC 3339), session_id, issuer, ephemeral"),
 	),
 	Nondeterministic: true,
 }
@@ -110,7 +85,9 @@ var verifySessionDecl = &rego.Function{
 	Name: VerifySessionName,
 	Description: "Verifies a session token issued by this STS for an access key id. Returns {\"valid\": true, " +
 		"\"session\": {access_key_id, session_id, subject, issued_at, expiration}, \"claims\": {...}, \"grant\": {...}} or " +
-		"{\"valid\": false, \"error\": {\"code\", \"message\"}} (codes as sts.verify_token, plus access_key_mismatch).",
+		"{\"valid\": false, \"error\": {\"code\", \"message\"}} (codes as sts.verify_token, plus access_key_mismatch, revoked, " +
+		"not_ready while the revocations have not loaded, and not_configured in a server without a session authority). " +
+		"Without a server it verifies the sessions of the throwaway keyring of sts.issue_credentials.",
 	Decl: types.NewFunction(
 		types.Args(
 			types.Named("access_key_id", types.S).Description("the access key id the client signed with"),
@@ -129,22 +106,44 @@ func init() {
 	rego.RegisterBuiltin2(verifySessionDecl, shared.verifySession)
 }
 
+// errMintRefused is the error of sts.issue_credentials in a server
+// outside the STS plugin's decision: OPA's REST API must not be a way to
+// mint credentials with the production keys.
+var errMintRefused = topdown.Halt{Err: &topdown.Error{
+	Code: topdown.BuiltinErr,
+	Message: IssueCredentialsName + ": refused: in a server, credentials are minted only by the STS plugin's own decision " +
+		"(plugins.sts), never by another evaluation such as a query through OPA's API; " +
+		"opa eval and opa test mint with a throwaway keyring",
+}}
+
 func (s *state) issueCredentials(bctx rego.BuiltinContext, grantTerm *ast.Term) (*ast.Term, error) {
 	obj, err := builtins.ObjectOperand(grantTerm.Value, 1)
 	if err != nil {
 		return nil, err
 	}
-	g, err := GrantFromObject(obj)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := s.sessionKeys()
+	g, err := grant.FromObject(obj)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", IssueCredentialsName, err)
 	}
-	c, err := keys.minter.Mint(g, evalTime(bctx))
+	var (
+		c         credentials.Issued
+		authority *sessions.Authority
+	)
+	if s.server.Load() != nil {
+		scope := sessions.MintScopeFrom(bctx.Context)
+		if scope == nil {
+			return nil, errMintRefused
+		}
+		authority = scope.Authority()
+		c, err = scope.Mint(g, evalTime(bctx))
+	} else {
+		if authority, err = s.ephemeral(); err != nil {
+			return nil, fmt.Errorf("%s: %w", IssueCredentialsName, err)
+		}
+		c, err = authority.Mint(g, evalTime(bctx))
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", IssueCredentialsName, err)
 	}
 	return ast.ObjectTerm(
 		ast.Item(ast.StringTerm("access_key_id"), ast.StringTerm(c.AccessKeyID)),
@@ -152,70 +151,9 @@ func (s *state) issueCredentials(bctx rego.BuiltinContext, grantTerm *ast.Term) 
 		ast.Item(ast.StringTerm("session_token"), ast.StringTerm(c.SessionToken)),
 		ast.Item(ast.StringTerm("expiration"), ast.StringTerm(c.Expiration.Format(time.RFC3339))),
 		ast.Item(ast.StringTerm("session_id"), ast.StringTerm(c.SessionID)),
+		ast.Item(ast.StringTerm("issuer"), ast.StringTerm(authority.Issuer())),
+		ast.Item(ast.StringTerm("ephemeral"), ast.BooleanTerm(authority.Ephemeral())),
 	), nil
-}
-
-// GrantFromObject reads a grant object (as a decision returns it) into a
-// credentials.Grant; the whole object becomes the token's grant claim.
-func GrantFromObject(obj ast.Object) (credentials.Grant, error) {
-	var g credentials.Grant
-	str := func(o ast.Object, name string) (string, error) {
-		t := o.Get(ast.StringTerm(name))
-		if t == nil {
-			return "", nil
-		}
-		s, ok := t.Value.(ast.String)
-		if !ok {
-			return "", fmt.Errorf("grant: %s must be a string", name)
-		}
-		return string(s), nil
-	}
-	var err error
-	if g.Subject, err = str(obj, "subject"); err != nil {
-		return g, err
-	}
-	if g.Subject == "" {
-		return g, errors.New("grant: subject is required")
-	}
-	dt := obj.Get(ast.StringTerm("duration_seconds"))
-	if dt == nil {
-		return g, errors.New("grant: duration_seconds is required")
-	}
-	n, ok := dt.Value.(ast.Number)
-	secs, okInt := n.Int64()
-	if !ok || !okInt {
-		return g, errors.New("grant: duration_seconds must be a whole number")
-	}
-	g.Duration = time.Duration(secs) * time.Second
-	if g.Action, err = str(obj, "action"); err != nil {
-		return g, err
-	}
-	if g.Revision, err = str(obj, "revision"); err != nil {
-		return g, err
-	}
-	if src := obj.Get(ast.StringTerm("source")); src != nil {
-		so, ok := src.Value.(ast.Object)
-		if !ok {
-			return g, errors.New("grant: source must be an object")
-		}
-		if g.Source.Issuer, err = str(so, "iss"); err != nil {
-			return g, err
-		}
-		if g.Source.Subject, err = str(so, "sub"); err != nil {
-			return g, err
-		}
-		if g.Source.ClientID, err = str(so, "client_id"); err != nil {
-			return g, err
-		}
-	}
-	native, err := ast.JSON(obj)
-	if err != nil {
-		return g, fmt.Errorf("grant: %w", err)
-	}
-	if g.Details, err = json.Marshal(native); err != nil {
-		return g, fmt.Errorf("grant: %w", err)
-	}
-	return g, nil
 }
 
 var keyGrant = ast.InternedTerm("grant")
@@ -229,20 +167,23 @@ func (s *state) verifySession(bctx rego.BuiltinContext, akidTerm, tokenTerm *ast
 	if err != nil {
 		return nil, err
 	}
-	keys, err := s.sessionKeys()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", VerifySessionName, err)
+	sess := sessions.VerifiedFrom(bctx.Context, string(akid), string(token))
+	if sess == nil {
+		authority, err := s.sessionAuthority()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", VerifySessionName, err)
+		}
+		if authority == nil {
+			return failure(sessions.ErrNotConfigured), nil
+		}
+		var verr *jwtverify.Error
+		if sess, verr = authority.Verify(bctx.Context, string(akid), string(token), evalTime(bctx)); verr != nil {
+			return failure(verr), nil
+		}
 	}
-	sess, verr := keys.verifier.Verify(bctx.Context, string(akid), string(token), evalTime(bctx))
-	if verr != nil {
-		return failure(verr), nil
-	}
-	if keys.revoked != nil && keys.revoked(sess) {
-		return failure(&jwtverify.Error{Code: CodeRevoked, Message: "the session has been revoked"}), nil
-	}
-	grant := sess.Claims.Get(keyGrant)
-	if grant == nil {
-		grant = ast.InternedEmptyObject
+	granted := sess.Claims.Get(keyGrant)
+	if granted == nil {
+		granted = ast.InternedEmptyObject
 	}
 	return ast.ObjectTerm(
 		ast.Item(keyValid, validTrue),
@@ -254,6 +195,15 @@ func (s *state) verifySession(bctx rego.BuiltinContext, akidTerm, tokenTerm *ast
 			ast.Item(ast.StringTerm("expiration"), ast.StringTerm(sess.Expiration.Format(time.RFC3339))),
 		)),
 		ast.Item(keyClaims, ast.NewTerm(sess.Claims)),
-		ast.Item(keyGrant, grant),
+		ast.Item(keyGrant, granted),
 	), nil
+}
+
+// sessionAuthority is the authority sts.verify_session uses: the server's
+// (nil while it has none), or the throwaway one without a server.
+func (s *state) sessionAuthority() (*sessions.Authority, error) {
+	if srv := s.server.Load(); srv != nil {
+		return srv.src.Authority(), nil
+	}
+	return s.ephemeral()
 }

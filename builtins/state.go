@@ -10,6 +10,7 @@ import (
 	"github.com/opa-sts/opa-sts/internal/jwks"
 	"github.com/opa-sts/opa-sts/internal/jwtverify"
 	"github.com/opa-sts/opa-sts/internal/rolemap"
+	"github.com/opa-sts/opa-sts/internal/sessions"
 )
 
 // verifiedTokenCacheSize bounds the cache of verified tokens.
@@ -26,7 +27,9 @@ type state struct {
 	providers *valueCache[*jwtverify.ProviderSet]
 	policies  *valueCache[*iam.Policy]
 	mappings  *valueCache[*rolemap.Config]
-	sessions  atomic.Pointer[sessionKeys]
+	// server is set once the core plugin of a server runs (Serve).
+	server             atomic.Pointer[serverRef]
+	ephemeralAuthority atomic.Pointer[sessions.Authority]
 	// dataEpoch counts data commits to the server's store (DataChanged).
 	dataEpoch atomic.Uint64
 }

@@ -80,12 +80,18 @@ func runDev(ctx context.Context, addr, stsAddr, dir string) error {
 	config := map[string]any{
 		"persistence_directory": dir,
 		"decision_logs":         map[string]any{"console": true},
-		"plugins": map[string]any{"sts": map[string]any{
-			"addr":       stsAddr,
-			"keys":       map[string]any{"dir": filepath.Join(dir, "keys")},
-			"store":      map[string]any{"type": "bolt", "path": filepath.Join(dir, "sessions.db")},
-			"dev_issuer": map[string]any{"enabled": true, "clients": []any{map[string]any{"id": devClientID, "secret": devClientSecret}}},
-		}},
+		"plugins": map[string]any{
+			"sts_sessions": map[string]any{
+				"issuer": stsURL,
+				"keys":   map[string]any{"dir": filepath.Join(dir, "keys"), "generate": true},
+				"store":  map[string]any{"type": "bolt", "path": filepath.Join(dir, "sessions.db")},
+			},
+			"sts": map[string]any{
+				"addr": stsAddr,
+				"dev_issuer": map[string]any{"enabled": true, "key_file": filepath.Join(dir, "keys", "dev-issuer-key.pem"),
+					"clients": []any{map[string]any{"id": devClientID, "secret": devClientSecret}}},
+			},
+		},
 	}
 	configFile := filepath.Join(dir, "config.json")
 	if err := writeJSONFile(configFile, config); err != nil {

@@ -15,9 +15,9 @@ import (
 	"github.com/spf13/cobra"
 
 	_ "github.com/opa-sts/opa-sts/builtins" // registers the sts.* built-ins
+	"github.com/opa-sts/opa-sts/internal/core"
 	"github.com/opa-sts/opa-sts/plugin/s3iam"
 	"github.com/opa-sts/opa-sts/plugin/sts"
-	"github.com/opa-sts/opa-sts/plugin/stsbuiltins"
 )
 
 // stsVersion is overridden at build time with
@@ -35,8 +35,9 @@ func run() int {
 	version.Version = fmt.Sprintf("%s-sts.%s", version.Version, stsVersion)
 	cmd.UserAgent(fmt.Sprintf("opa-sts/%s (%s, %s)", stsVersion, goruntime.GOOS, goruntime.GOARCH))
 
-	runtime.RegisterPlugin(stsbuiltins.Name, stsbuiltins.Factory{})
-	runtime.RegisterHook(stsbuiltins.EnableHook{})
+	// The session authority and the built-ins' server state: every server.
+	runtime.RegisterPlugin(core.Name, core.Factory{})
+	runtime.RegisterHook(core.EnableHook{})
 	runtime.RegisterPlugin(sts.Name, sts.Factory{})
 	runtime.RegisterPlugin(s3iam.Name, s3iam.Factory{})
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/bundle"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/plugins"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
@@ -124,8 +125,11 @@ var ErrUndefined = errors.New("decision is undefined")
 func (e *Evaluator) Query() string { return e.query }
 
 // Eval evaluates the decision for input. It returns the decision object
-// and the prepared query (with the bundle revisions) that decided it.
-func (e *Evaluator) Eval(ctx context.Context, input ast.Value) (map[string]any, *Prepared, error) {
+// and the prepared query (with the bundle revisions) that decided it. m,
+// when not nil, collects the evaluation's metrics (for the decision log).
+// ctx reaches the built-ins (rego.BuiltinContext.Context): a plugin puts
+// what its own evaluations are entitled to there (internal/sessions).
+func (e *Evaluator) Eval(ctx context.Context, input ast.Value, m metrics.Metrics) (map[string]any, *Prepared, error) {
 	p, err := e.get(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -136,12 +140,16 @@ func (e *Evaluator) Eval(ctx context.Context, input ast.Value) (map[string]any, 
 		return nil, p, fmt.Errorf("open transaction: %w", err)
 	}
 	defer store.Abort(ctx, txn)
-	rs, err := p.pq.Eval(ctx,
+	opts := []rego.EvalOption{
 		rego.EvalTransaction(txn),
 		rego.EvalParsedInput(input),
 		rego.EvalInterQueryBuiltinCache(e.cache),
 		rego.EvalInterQueryBuiltinValueCache(e.valueCache),
-	)
+	}
+	if m != nil {
+		opts = append(opts, rego.EvalMetrics(m))
+	}
+	rs, err := p.pq.Eval(ctx, opts...)
 	if err != nil {
 		return nil, p, fmt.Errorf("evaluate %s: %w", e.query, err)
 	}

@@ -308,12 +308,21 @@ func (e *Etcd) PurgeExpired(ctx context.Context, now time.Time) (int, error) {
 	return removed, nil
 }
 
+// RevocationSink receives the revocations a follower reads: a
+// RevocationView, or a wrapper that also keeps a local snapshot of them.
+type RevocationSink interface {
+	// Load adds every revocation in etcd (a complete listing).
+	Load(rs []Revocation)
+	// Add adds one revocation from the watch.
+	Add(r Revocation)
+}
+
 // Follow keeps view up to date with the revocations in etcd until ctx
 // ends: it loads them, then applies every new one from a watch, starting
 // over (load, then watch from there) whenever the watch breaks.
 // Revocations written on any replica reach this one within the watch's
 // latency.
-func (e *Etcd) Follow(ctx context.Context, view *RevocationView, logf func(string, ...any)) {
+func (e *Etcd) Follow(ctx context.Context, view RevocationSink, logf func(string, ...any)) {
 	for ctx.Err() == nil {
 		rs, rev, err := e.revocations(ctx)
 		if err != nil {

@@ -278,7 +278,7 @@ func LoadView(ctx context.Context, st Store, v *RevocationView) error {
 
 // RevokeAndApply prepares r, records it in st and, once that succeeded, adds
 // it to v, so this node enforces it at once. It returns the prepared entry.
-func RevokeAndApply(ctx context.Context, st Store, v *RevocationView, r Revocation, now time.Time) (Revocation, error) {
+func RevokeAndApply(ctx context.Context, st Store, v RevocationSink, r Revocation, now time.Time) (Revocation, error) {
 	r, err := PrepareRevocation(r, now)
 	if err != nil {
 		return Revocation{}, fmt.Errorf("sessionstore: revoke: %w", err)

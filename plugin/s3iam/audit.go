@@ -5,8 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/plugins/logs"
-	"github.com/open-policy-agent/opa/v1/server"
+	evalmetrics "github.com/open-policy-agent/opa/v1/metrics"
 
 	"github.com/opa-sts/opa-sts/internal/audit"
 	"github.com/opa-sts/opa-sts/internal/credentials"
@@ -25,6 +24,8 @@ type record struct {
 	condition    map[string][]string
 	decisions    [][]string
 	prepared     *decision.Prepared
+	metrics      evalmetrics.Metrics
+	evalErr      error
 }
 
 // refusal reports whether the request was refused: an error, or an
@@ -54,19 +55,14 @@ func (c *Config) logs(r *record, aerr *apiError) bool {
 // plugin, when it is configured: refusals by default, every request with
 // decision_logs.allowed. The session token appears only as a fingerprint
 // (and the default mask policy erases /input/session_token besides).
-func (p *Plugin) logDecision(ctx context.Context, cfg *Config, eval evaluatorIface, endpoint string, r *record, aerr *apiError, start time.Time) {
-	if !cfg.logs(r, aerr) {
-		return
-	}
-	lp := logs.Lookup(p.manager)
-	if lp == nil {
+func (p *Plugin) logDecision(ctx context.Context, st *state, endpoint string, r *record, aerr *apiError, start time.Time) {
+	if !st.cfg.logs(r, aerr) || !audit.Enabled(p.manager) {
 		return
 	}
 	in := map[string]any{"access_key_id": r.accessKeyID, "session_token": audit.Fingerprint(r.sessionToken)}
 	if r.actions != nil {
 		in["actions"], in["resources"], in["condition"] = r.actions, r.resources, loggedCondition(r.condition)
 	}
-	var input any = in
 	result := map[string]any{}
 	if r.decisions != nil {
 		result["decisions"] = r.decisions
@@ -78,13 +74,13 @@ func (p *Plugin) logDecision(ctx context.Context, cfg *Config, eval evaluatorIfa
 	if aerr != nil {
 		result["error"] = map[string]any{"code": aerr.Code, "message": aerr.Error}
 	}
-	var results any = result
-	id := audit.NewID()
-	info := &server.Info{
-		DecisionID: id,
-		Timestamp:  start.UTC(),
-		Input:      &input,
-		Results:    &results,
+	e := audit.Entry{
+		DecisionID: audit.NewID(),
+		Timestamp:  start,
+		Input:      audit.Scrub(in, r.sessionToken),
+		Result:     result,
+		Error:      r.evalErr,
+		Metrics:    r.metrics,
 		Custom: map[string]any{"s3_iam": map[string]any{
 			"endpoint":            endpoint,
 			"session_fingerprint": audit.Fingerprint(r.sessionToken),
@@ -92,20 +88,17 @@ func (p *Plugin) logDecision(ctx context.Context, cfg *Config, eval evaluatorIfa
 	}
 	prepared := r.prepared
 	if prepared != nil {
-		info.Path = cfg.query
+		e.Path = st.cfg.query
 	} else {
 		// A session refused before any decision: still stamp the active
 		// bundle revisions, as every entry carries them.
-		prepared, _ = eval.Current(ctx)
+		prepared, _ = st.eval.Current(ctx)
 	}
 	if prepared != nil {
-		info.Bundles = make(map[string]server.BundleInfo, len(prepared.Bundles))
-		for name, rev := range prepared.Bundles {
-			info.Bundles[name] = server.BundleInfo{Revision: rev}
-		}
+		e.Bundles = prepared.Bundles
 	}
-	if err := lp.Log(context.WithoutCancel(ctx), info); err != nil {
-		p.manager.Logger().Error("%s: decision log %s: %v", Name, id, err)
+	if err := audit.Log(ctx, p.manager, e); err != nil {
+		p.manager.Logger().Error("%s: decision log %s: %v", Name, e.DecisionID, err)
 	}
 }
 

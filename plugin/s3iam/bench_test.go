@@ -8,19 +8,22 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/logging"
+	evalmetrics "github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 
-	"github.com/opa-sts/opa-sts/builtins"
+	_ "github.com/opa-sts/opa-sts/builtins"
 	"github.com/opa-sts/opa-sts/internal/credentials"
 	"github.com/opa-sts/opa-sts/internal/decision"
 	"github.com/opa-sts/opa-sts/internal/keyring"
+	"github.com/opa-sts/opa-sts/internal/sessions"
 	"github.com/opa-sts/opa-sts/policies"
 )
 
 type regoEval struct{ pq rego.PreparedEvalQuery }
 
-func (r regoEval) Eval(ctx context.Context, input ast.Value) (map[string]any, *decision.Prepared, error) {
-	rs, err := r.pq.Eval(ctx, rego.EvalParsedInput(input))
+func (r regoEval) Eval(ctx context.Context, input ast.Value, m evalmetrics.Metrics) (map[string]any, *decision.Prepared, error) {
+	rs, err := r.pq.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(m))
 	if err != nil || len(rs) == 0 {
 		return nil, nil, err
 	}
@@ -42,16 +45,16 @@ func BenchmarkProtocol(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := builtins.ConfigureSessions(issuer, kr, nil); err != nil {
+	authority, err := sessions.NewForTest(issuer, kr)
+	if err != nil {
 		b.Fatal(err)
 	}
-	m, _ := credentials.NewMinter(issuer, kr)
 	details, _ := json.Marshal(map[string]any{
 		"subject": "alice", "duration_seconds": 3600,
 		"permissions": []any{map[string]any{"Effect": "Allow", "Action": []string{"s3:GetObject", "s3:PutObject"}, "Resource": "arn:aws:s3:::data/home/${jwt:sub}/*"}},
 		"variables":   map[string]any{"jwt:sub": "alice"},
 	})
-	c, err := m.Mint(credentials.Grant{Subject: "alice", Duration: time.Hour, Details: details}, time.Now())
+	c, err := authority.Mint(credentials.Grant{Subject: "alice", Duration: time.Hour, Details: details}, time.Now())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,8 +63,9 @@ func BenchmarkProtocol(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	sess, _ := newSessions(issuer, kr)
-	h := &handler{cfg: &Config{AccountID: "000000000000"}, sessions: sess, eval: regoEval{pq}}
+	cfg := &Config{AccountID: "000000000000"}
+	_ = cfg.Limits.defaults()
+	h := &handler{cfg: cfg, authority: authority, eval: regoEval{pq}, logger: logging.NewNoOpLogger()}
 	ctx := context.Background()
 	derive, _ := json.Marshal(map[string]any{"accessKeyId": c.AccessKeyID, "sessionToken": c.SessionToken, "date": "20261128", "region": "us-east-1", "service": "s3"})
 	evaluate, _ := json.Marshal(map[string]any{"accessKeyId": c.AccessKeyID, "sessionToken": c.SessionToken,

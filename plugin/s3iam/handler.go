@@ -4,38 +4,21 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/logging"
+	evalmetrics "github.com/open-policy-agent/opa/v1/metrics"
 
+	"github.com/opa-sts/opa-sts/internal/audit"
 	"github.com/opa-sts/opa-sts/internal/credentials"
 	"github.com/opa-sts/opa-sts/internal/decision"
-	"github.com/opa-sts/opa-sts/internal/keyring"
-	"github.com/opa-sts/opa-sts/plugin/sts"
+	"github.com/opa-sts/opa-sts/internal/sessions"
 )
 
-// maxBodyBytes bounds a request (an evaluate-policy of DeleteObjects
-// carries up to 1,000 resources).
-const maxBodyBytes = 4 << 20
-
 const protocolHeader = "X-Vgw-Private-Protocol"
-
-// sessions verifies session tokens and re-derives their secrets.
-type sessions struct {
-	v *credentials.SessionVerifier
-}
-
-func newSessions(issuer string, kr *keyring.Keyring) (*sessions, error) {
-	v, err := credentials.NewSessionVerifier(issuer, kr, 16384)
-	if err != nil {
-		return nil, err
-	}
-	return &sessions{v: v}, nil
-}
 
 // apiError is the protocol's error body; versitygw acts on Code.
 type apiError struct {
@@ -50,6 +33,7 @@ var (
 	errSignature      = &apiError{status: http.StatusForbidden, Error: "the request is not signed by the configured gateway credential", Code: "AccessDenied"}
 	errBadRequest     = &apiError{status: http.StatusBadRequest, Error: "malformed request", Code: "InvalidRequest"}
 	errInternal       = &apiError{status: http.StatusInternalServerError, Error: "internal error", Code: "InternalError"}
+	errNoAuthority    = &apiError{status: http.StatusServiceUnavailable, Error: "sessions cannot be verified: the session authority is not running", Code: "ServiceUnavailable"}
 )
 
 func invalidToken(msg string) *apiError {
@@ -58,8 +42,8 @@ func invalidToken(msg string) *apiError {
 
 func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	cfg, eval, gateway, m := p.snapshot()
-	resp, rec, aerr := p.handle(r, cfg, eval, gateway, m)
+	st := p.state.Load()
+	resp, rec, aerr := p.handle(r, st)
 	w.Header().Set(protocolHeader, ProtocolVersion)
 	if aerr != nil {
 		writeErr(w, aerr)
@@ -68,40 +52,36 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(resp)
 	}
 	endpoint := endpointLabel(r.URL.Path)
-	m.observe(endpoint, aerr, start)
-	p.logDecision(r.Context(), cfg, eval, endpoint, rec, aerr, start)
+	st.metrics.observe(endpoint, aerr, start)
+	p.logDecision(r.Context(), st, endpoint, rec, aerr, start)
 }
 
 // handle authenticates the gateway's request and answers it. The record
 // is for the decision log: set for the requests about an end user's
 // credentials (derive-signing-key, evaluate-policy) once the gateway is
 // authenticated.
-func (p *Plugin) handle(r *http.Request, cfg *Config, eval evaluatorIface, gateway *gatewayAuth, m *metrics) (any, *record, *apiError) {
+func (p *Plugin) handle(r *http.Request, st *state) (any, *record, *apiError) {
 	if r.Method != http.MethodPost {
 		return nil, nil, &apiError{status: http.StatusMethodNotAllowed, Error: "POST only", Code: "MethodNotAllowed"}
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-	if err != nil || len(body) > maxBodyBytes {
+	limits := st.cfg.Limits
+	body, err := io.ReadAll(io.LimitReader(r.Body, limits.MaxBodyBytes+1))
+	if err != nil || int64(len(body)) > limits.MaxBodyBytes {
 		return nil, nil, errBadRequest
 	}
-	if err := gateway.verify(r, body, time.Now()); err != nil {
+	if err := st.gateway.verify(r, body, time.Now()); err != nil {
 		p.manager.Logger().Warn("%s: refused a request on %s: %v", Name, r.URL.Path, err)
 		return nil, nil, errSignature
 	}
 	if r.URL.Path != "/private/version" && r.Header.Get(protocolHeader) != ProtocolVersion {
 		return nil, nil, errProtocol
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 9*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), seconds(limits.RequestTimeoutSeconds))
 	defer cancel()
-	verifier, err := p.sessions()
-	if err != nil {
-		p.manager.Logger().Error("%s: %v", Name, err)
-		return nil, nil, errInternal
-	}
-	h := &handler{cfg: cfg, sessions: verifier, eval: eval, plugin: p, metrics: m}
+	h := &handler{cfg: st.cfg, authority: st.core.Authority(), eval: st.eval, logger: p.manager.Logger(), metrics: st.metrics}
 	switch r.URL.Path {
 	case "/private/version":
-		return map[string]any{"protocol": 1, "minClient": 1, "serverVersion": "opa-sts", "accountId": cfg.AccountID}, nil, nil
+		return map[string]any{"protocol": 1, "minClient": 1, "serverVersion": "opa-sts", "accountId": st.cfg.AccountID}, nil, nil
 	case "/private/derive-signing-key":
 		rec := &record{}
 		resp, aerr := h.deriveSigningKey(ctx, body, rec)
@@ -127,40 +107,40 @@ func writeErr(w http.ResponseWriter, e *apiError) {
 }
 
 type handler struct {
-	cfg      *Config
-	sessions *sessions
-	eval     evaluatorIface
-	plugin   *Plugin
-	metrics  *metrics
+	cfg       *Config
+	authority *sessions.Authority // nil: none running
+	eval      evaluatorIface
+	logger    logging.Logger
+	metrics   *metrics
 }
 
 type evaluatorIface interface {
-	Eval(ctx context.Context, input ast.Value) (map[string]any, *decision.Prepared, error)
+	Eval(ctx context.Context, input ast.Value, m evalmetrics.Metrics) (map[string]any, *decision.Prepared, error)
 	// Current is the prepared query of the active policy (for the bundle
 	// revisions of entries that evaluated nothing).
 	Current(ctx context.Context) (*decision.Prepared, error)
 }
 
-// session resolves (access key id, session token) to a verified session.
-// Without a token there is no identity: opa-sts issues no long-term keys.
+// session resolves (access key id, session token) to a verified session,
+// revocation included: the one verification of the request. Without a
+// token there is no identity: opa-sts issues no long-term keys.
 func (h *handler) session(ctx context.Context, akid, token string) (*credentials.Session, *apiError) {
 	if token == "" {
 		return nil, errNoSuchIdentity
 	}
-	s, verr := h.sessions.v.Verify(ctx, akid, token, time.Now())
-	if verr != nil {
+	if h.authority == nil {
+		return nil, errNoAuthority
+	}
+	s, verr := h.authority.Verify(ctx, akid, token, time.Now())
+	switch {
+	case verr == nil:
+		return s, nil
+	case verr.Code == sessions.CodeNotReady:
+		return nil, &apiError{status: http.StatusServiceUnavailable, Error: verr.Message, Code: "ServiceUnavailable"}
+	default:
 		// The message is the verifier's: it never contains the token.
 		return nil, invalidToken("the session token is not valid: " + verr.Message)
 	}
-	if h.plugin == nil || h.plugin.manager == nil {
-		return s, nil
-	}
-	if r, ok := h.plugin.manager.Plugin(sts.Name).(interface {
-		Revoked(*credentials.Session) bool
-	}); ok && r.Revoked(s) {
-		return nil, invalidToken("the session has been revoked")
-	}
-	return s, nil
 }
 
 func (h *handler) principalArn(s *credentials.Session) string {
@@ -184,7 +164,7 @@ func (h *handler) deriveSigningKey(ctx context.Context, body []byte, rec *record
 		return nil, aerr
 	}
 	rec.session = s
-	key := signingKey(h.sessions.v.Secret(s), req.Date, req.Region, req.Service)
+	key := signingKey(h.authority.Secret(s), req.Date, req.Region, req.Service)
 	return map[string]any{
 		"derivedKey":   base64.StdEncoding.EncodeToString(key),
 		"principalArn": h.principalArn(s),
@@ -200,7 +180,7 @@ func (h *handler) evaluatePolicy(ctx context.Context, body []byte, rec *record) 
 		Resources    []string            `json:"resources"`
 		Condition    map[string][]string `json:"condition"`
 	}
-	if json.Unmarshal(body, &req) != nil || len(req.Actions) == 0 || len(req.Resources) == 0 || len(req.Resources)*len(req.Actions) > 4096 {
+	if json.Unmarshal(body, &req) != nil || len(req.Actions) == 0 || len(req.Resources) == 0 || len(req.Resources)*len(req.Actions) > h.cfg.Limits.MaxDecisions {
 		return nil, errBadRequest
 	}
 	rec.accessKeyID, rec.sessionToken = req.AccessKeyID, req.SessionToken
@@ -210,6 +190,10 @@ func (h *handler) evaluatePolicy(ctx context.Context, body []byte, rec *record) 
 		return nil, aerr
 	}
 	rec.session = s
+	// data.s3.decision's sts.verify_session finds the session verified
+	// above and does not verify it again.
+	ctx = sessions.WithVerified(ctx, req.AccessKeyID, req.SessionToken, s)
+	rec.metrics = evalmetrics.New()
 	cond := ast.NewObject()
 	for k, vs := range req.Condition {
 		terms := make([]*ast.Term, len(vs))
@@ -232,11 +216,10 @@ func (h *handler) evaluatePolicy(ctx context.Context, body []byte, rec *record) 
 				[2]*ast.Term{keyResource, resource},
 				[2]*ast.Term{keyConditions, conds},
 			)
-			d, prepared, err := h.eval.Eval(ctx, input)
+			d, prepared, err := h.eval.Eval(ctx, input, rec.metrics)
 			if err != nil {
-				if h.plugin != nil && h.plugin.manager != nil {
-					h.plugin.manager.Logger().Error("%s: decision failed: %v", Name, scrub(err, req.SessionToken))
-				}
+				rec.evalErr = audit.ScrubError(err, req.SessionToken)
+				h.logger.Error("%s: decision failed: %v", Name, rec.evalErr)
 				return nil, errInternal
 			}
 			decisions[i][j] = normalize(d["decision"])
@@ -298,11 +281,4 @@ func (h *handler) resolvePrincipals(body []byte) (any, *apiError) {
 		}
 	}
 	return map[string]any{"invalid": invalid}, nil
-}
-
-func scrub(err error, token string) error {
-	if token == "" || !strings.Contains(err.Error(), token) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), token, "<session token>"))
 }

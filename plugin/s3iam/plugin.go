@@ -20,12 +20,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/plugins"
 
+	"github.com/opa-sts/opa-sts/internal/core"
 	"github.com/opa-sts/opa-sts/internal/decision"
-	"github.com/opa-sts/opa-sts/internal/keyring"
 )
 
 // Name is the plugin's name under "plugins".
@@ -53,15 +54,10 @@ type Config struct {
 	// (--iam-standalone-access / --iam-standalone-secret).
 	AccessKey string `json:"access_key"`
 	SecretKey string `json:"secret_key"`
-	// Issuer is the STS issuer name of the session tokens (plugins.sts.issuer).
-	Issuer string `json:"issuer"`
-	// Keys are the STS key files (as plugins.sts.keys; default
-	// <persistence_directory>/sts-keys). They are never generated here.
-	Keys struct {
-		SigningKeyFiles      []string `json:"signing_key_files"`
-		DerivationSecretFile string   `json:"derivation_secret_file"`
-		Dir                  string   `json:"dir"`
-	} `json:"keys"`
+	// Issuer and Keys moved to plugins.sts_sessions, the session authority
+	// of the process; they are refused here with that advice.
+	Issuer json.RawMessage `json:"issuer"`
+	Keys   json.RawMessage `json:"keys"`
 	// Decision is the request-time decision (default "s3/decision").
 	Decision string `json:"decision"`
 	// AccountID names the account in ARNs (default 000000000000).
@@ -76,11 +72,54 @@ type Config struct {
 		Disabled bool `json:"disabled"`
 		Allowed  bool `json:"allowed"`
 	} `json:"decision_logs"`
+	// Limits bound the gateway's requests.
+	Limits Limits `json:"limits"`
 
 	query string
 }
 
-func parseConfig(raw []byte, persistDir string) (*Config, error) {
+// Limits bound the gateway's requests; zero means the default.
+type Limits struct {
+	// MaxBodyBytes bounds a request body (default 4 MiB: an
+	// evaluate-policy of DeleteObjects carries up to 1,000 resources).
+	MaxBodyBytes int64 `json:"max_body_bytes"`
+	// MaxDecisions bounds actions x resources of one evaluate-policy
+	// (default 4096).
+	MaxDecisions int `json:"max_decisions"`
+	// RequestTimeoutSeconds bounds the work on one request (default 9,
+	// below versitygw's own 10 s).
+	RequestTimeoutSeconds int `json:"request_timeout_seconds"`
+	// ReadTimeoutSeconds, WriteTimeoutSeconds and IdleTimeoutSeconds are
+	// the listener's (defaults 30, 30, 120).
+	ReadTimeoutSeconds  int `json:"read_timeout_seconds"`
+	WriteTimeoutSeconds int `json:"write_timeout_seconds"`
+	IdleTimeoutSeconds  int `json:"idle_timeout_seconds"`
+}
+
+func (l *Limits) defaults() error {
+	if l.MaxBodyBytes < 0 || l.MaxDecisions < 0 || l.RequestTimeoutSeconds < 0 || l.ReadTimeoutSeconds < 0 ||
+		l.WriteTimeoutSeconds < 0 || l.IdleTimeoutSeconds < 0 {
+		return errors.New("limits must not be negative")
+	}
+	set := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if l.MaxBodyBytes == 0 {
+		l.MaxBodyBytes = 4 << 20
+	}
+	set(&l.MaxDecisions, 4096)
+	set(&l.RequestTimeoutSeconds, 9)
+	set(&l.ReadTimeoutSeconds, 30)
+	set(&l.WriteTimeoutSeconds, 30)
+	set(&l.IdleTimeoutSeconds, 120)
+	return nil
+}
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+func parseConfig(raw []byte) (*Config, error) {
 	c := &Config{}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -97,11 +136,11 @@ func parseConfig(raw []byte, persistDir string) (*Config, error) {
 		return nil, fmt.Errorf("plugins.%s: addr requires tls.cert_file, tls.key_file and tls.client_ca_file (mTLS)", Name)
 	case c.AccessKey == "" || len(c.SecretKey) < 16:
 		return nil, fmt.Errorf("plugins.%s: access_key and a secret_key of at least 16 characters are required", Name)
-	case c.Issuer == "":
-		return nil, fmt.Errorf("plugins.%s: issuer (the STS issuer of the session tokens) is required", Name)
+	case c.Issuer != nil || c.Keys != nil:
+		return nil, fmt.Errorf("plugins.%s: issuer and keys moved to plugins.%s: the session authority (issuer, keys, store) is one section for the whole process", Name, core.Name)
 	}
-	if c.Keys.Dir == "" {
-		c.Keys.Dir = filepath.Join(persistDir, "sts-keys")
+	if err := c.Limits.defaults(); err != nil {
+		return nil, fmt.Errorf("plugins.%s: %w", Name, err)
 	}
 	if c.Decision == "" {
 		c.Decision = "s3/decision"
@@ -118,11 +157,7 @@ type Factory struct{}
 
 // Validate parses the configuration.
 func (Factory) Validate(m *plugins.Manager, raw []byte) (any, error) {
-	dir, err := m.Config.GetPersistenceDirectory()
-	if err != nil {
-		return nil, err
-	}
-	return parseConfig(raw, dir)
+	return parseConfig(raw)
 }
 
 // New returns the plugin.
@@ -137,156 +172,81 @@ type Plugin struct {
 
 	// mu orders Start, Stop and Reconfigure; requests never take it, so a
 	// shutdown waiting for requests in flight cannot wait on them.
-	mu       sync.Mutex
-	server   *http.Server
-	done     chan struct{}
-	keysStop chan struct{} // stops watchKeys
+	mu     sync.Mutex
+	cfg    *Config // the configuration to start with
+	server *http.Server
+	done   chan struct{}
 
-	// state is what requests read, replaced whole by start.
-	stateMu  sync.RWMutex
-	cfg      *Config
-	eval     *decision.Evaluator
-	gateway  *gatewayAuth
-	metrics  *metrics
-	verifier *sessions
-
-	keysMu sync.Mutex // one key load at a time
+	// state is what requests read: one immutable snapshot, replaced whole.
+	state atomic.Pointer[state]
 }
 
-// snapshot returns the state requests work with.
-func (p *Plugin) snapshot() (*Config, *decision.Evaluator, *gatewayAuth, *metrics) {
-	p.stateMu.RLock()
-	defer p.stateMu.RUnlock()
-	return p.cfg, p.eval, p.gateway, p.metrics
+// state is everything a request needs, fixed when the plugin (re)starts.
+type state struct {
+	cfg     *Config
+	eval    evaluatorIface
+	gateway *gatewayAuth
+	metrics *metrics
+	core    *core.Plugin // owner of the session authority
 }
 
-// Start listens on the socket; the plugin is ready once the STS keys load.
+// Start listens on the socket. Sessions are verified through the
+// process's session authority, which must be configured.
 func (p *Plugin) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.start(ctx); err != nil {
+	if err := p.start(ctx, p.cfg); err != nil {
 		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: err.Error()})
 		return fmt.Errorf("%s plugin: %w", Name, err)
 	}
-	p.startWatchingKeys()
+	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
 	return nil
 }
 
-// startWatchingKeys reports the plugin NOT_READY (so /health?plugins
-// fails) until the STS keys load, trying again every half second: without
-// them no session can be verified, and they may be created later by the
-// STS plugin of the same process or by the operator. Called with p.mu held.
-func (p *Plugin) startWatchingKeys() {
-	p.keysStop = make(chan struct{})
-	go p.watchKeys(p.keysStop)
-}
-
-func (p *Plugin) watchKeys(stop <-chan struct{}) {
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		_, err := p.sessions()
-		select {
-		case <-stop:
-			return
-		default:
-		}
-		if err == nil {
-			p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
-			return
-		}
-		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady, Message: "waiting for the STS keys: " + err.Error()})
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
+func (p *Plugin) start(ctx context.Context, cfg *Config) error {
+	owner := core.Lookup(p.manager)
+	if owner == nil || !owner.Configured() {
+		return fmt.Errorf("enforcement needs the session authority to verify sessions: configure plugins.%s (issuer and keys, the same as the STS's; store etcd to share its revocations)", core.Name)
 	}
-}
-
-func (p *Plugin) stopWatchingKeys() {
-	if p.keysStop != nil {
-		close(p.keysStop)
-		p.keysStop = nil
-	}
-}
-
-func (p *Plugin) start(ctx context.Context) error {
-	cfg, _, _, m := p.snapshot()
-	if m == nil {
+	var m *metrics
+	if cur := p.state.Load(); cur != nil {
+		m = cur.metrics
+	} else {
 		var err error
 		if m, err = newMetrics(p.manager.PrometheusRegister()); err != nil {
 			return fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	// The keys are loaded on first use (watchKeys): the STS plugin of the
-	// same process may be the one that creates them, and plugins start in
-	// no fixed order.
-	p.stateMu.Lock()
-	p.verifier = nil
-	p.eval = decision.New(ctx, p.manager, cfg.query)
-	p.gateway = newGatewayAuth(cfg.AccessKey, cfg.SecretKey)
-	p.metrics = m
-	p.stateMu.Unlock()
+	p.state.Store(&state{
+		cfg:     cfg,
+		eval:    decision.New(ctx, p.manager, cfg.query),
+		gateway: newGatewayAuth(cfg.AccessKey, cfg.SecretKey),
+		metrics: m,
+		core:    owner,
+	})
 	ln, err := listen(cfg)
 	if err != nil {
 		return err
 	}
-	p.server = &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	l := cfg.Limits
+	p.server = &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: seconds(l.ReadTimeoutSeconds),
+		WriteTimeout: seconds(l.WriteTimeoutSeconds), IdleTimeout: seconds(l.IdleTimeoutSeconds), MaxHeaderBytes: 64 << 10}
 	p.done = make(chan struct{})
 	go func(srv *http.Server, done chan struct{}) {
 		defer close(done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			p.manager.Logger().Error("%s: listener stopped: %v", Name, err)
+			p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: "listener stopped"})
 		}
 	}(p.server, p.done)
 	p.manager.Logger().Info("%s: versitygw IAM protocol %s on %s (decision %s)", Name, ProtocolVersion, ln.Addr(), cfg.query)
 	return nil
 }
 
-// sessions returns the session verifier, loading the STS keys when they
-// are first needed (and again after a failure).
-func (p *Plugin) sessions() (*sessions, error) {
-	p.stateMu.RLock()
-	v, cfg := p.verifier, p.cfg
-	p.stateMu.RUnlock()
-	if v != nil {
-		return v, nil
-	}
-	p.keysMu.Lock()
-	defer p.keysMu.Unlock()
-	p.stateMu.RLock()
-	v, cfg = p.verifier, p.cfg
-	p.stateMu.RUnlock()
-	if v != nil {
-		return v, nil // loaded while this call waited
-	}
-	files := keyring.DefaultFiles(cfg.Keys.Dir)
-	if len(cfg.Keys.SigningKeyFiles) > 0 {
-		files = keyring.Files{SigningKeys: cfg.Keys.SigningKeyFiles, DerivationSecret: cfg.Keys.DerivationSecretFile}
-	}
-	kr, err := keyring.Load(files)
-	if err != nil {
-		return nil, fmt.Errorf("load the STS keys: %w", err)
-	}
-	v, err = newSessions(cfg.Issuer, kr)
-	if err != nil {
-		return nil, err
-	}
-	p.stateMu.Lock()
-	if p.cfg == cfg { // not replaced by a reconfiguration meanwhile
-		p.verifier = v
-	}
-	p.stateMu.Unlock()
-	return v, nil
-}
-
 // Stop closes the socket.
 func (p *Plugin) Stop(ctx context.Context) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stopWatchingKeys()
 	p.stop(ctx)
 	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
 }
@@ -298,8 +258,8 @@ func (p *Plugin) stop(ctx context.Context) {
 		cancel()
 		<-p.done
 		p.server = nil
-		if cfg, _, _, _ := p.snapshot(); cfg.Socket != "" {
-			_ = os.Remove(cfg.Socket)
+		if st := p.state.Load(); st != nil && st.cfg.Socket != "" {
+			_ = os.Remove(st.cfg.Socket)
 		}
 	}
 }
@@ -308,16 +268,13 @@ func (p *Plugin) stop(ctx context.Context) {
 func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stopWatchingKeys()
 	p.stop(ctx)
-	p.stateMu.Lock()
 	p.cfg = cfg.(*Config)
-	p.stateMu.Unlock()
-	if err := p.start(ctx); err != nil {
+	if err := p.start(ctx, p.cfg); err != nil {
 		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: err.Error()})
 		return
 	}
-	p.startWatchingKeys()
+	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
 }
 
 // listen opens the unix socket (0600), or the TCP address with mTLS:

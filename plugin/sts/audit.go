@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/plugins/logs"
-	"github.com/open-policy-agent/opa/v1/server"
 
 	"github.com/opa-sts/opa-sts/internal/audit"
 )
@@ -25,21 +23,11 @@ func (p *Plugin) finish(ctx context.Context, out *outcome, requestID string, sta
 		p.metrics.issued.WithLabelValues(out.action).Inc()
 		p.metrics.duration.WithLabelValues(out.action, "issued").Observe(elapsed.Seconds())
 	}
-	if out.input == nil || p.config().DecisionLogs.Disabled {
+	if out.input == nil || p.config().DecisionLogs.Disabled || !audit.Enabled(p.manager) {
 		return // the request never reached the policy
 	}
-	lp := logs.Lookup(p.manager)
-	if lp == nil {
-		return
-	}
-	token := ""
-	if t := out.input.Get(ast.StringTerm("token")); t != nil {
-		if s, ok := t.Value.(ast.String); ok {
-			token = string(s)
-		}
-	}
-	input := maskedInput(out.input)
-	result := map[string]any{"decision": scrub(out.decision, token)}
+	token, accessToken := inputString(out.input, "token"), inputString(out.input, "access_token")
+	result := map[string]any{"decision": audit.Scrub(out.decision, token, accessToken)}
 	if out.issued != nil {
 		result["issued"] = map[string]any{
 			"access_key_id": out.issued.AccessKeyID,
@@ -50,55 +38,31 @@ func (p *Plugin) finish(ctx context.Context, out *outcome, requestID string, sta
 	if out.err != nil {
 		result["error"] = map[string]any{"code": out.err.Code, "status": out.err.Status}
 	}
-	var results any = result
-	bundles := make(map[string]server.BundleInfo, len(out.bundles))
-	for name, rev := range out.bundles {
-		bundles[name] = server.BundleInfo{Revision: rev}
-	}
-	info := &server.Info{
+	err := audit.Log(ctx, p.manager, audit.Entry{
 		DecisionID: requestID,
 		Path:       p.config().decisionQuery,
-		Timestamp:  start.UTC(),
-		Input:      &input,
-		Results:    &results,
-		Bundles:    bundles,
+		Timestamp:  start,
+		Input:      maskedInput(out.input, token, accessToken),
+		Result:     result,
+		Bundles:    out.bundles,
 		Error:      out.evalErr,
+		Metrics:    out.metrics,
 		Custom: map[string]any{"sts": map[string]any{
 			"action": out.action, "request_id": requestID, "revision": out.revision,
 			// Kept here too: the default mask policy erases /input/token.
 			"token_fingerprint": audit.Fingerprint(token),
 		}},
-	}
-	if err := lp.Log(context.WithoutCancel(ctx), info); err != nil {
+	})
+	if err != nil {
 		p.logger().Error("decision log for request %s: %v", requestID, err)
 	}
 }
 
-// scrub returns v with every string equal to secret replaced by its
-// fingerprint, so a policy that copies the token into its decision does not
-// leak it into the decision log.
-func scrub(v any, secret string) any {
-	if secret == "" {
-		return v
+func inputString(in ast.Object, key string) string {
+	if t := in.Get(ast.StringTerm(key)); t != nil {
+		if s, ok := t.Value.(ast.String); ok {
+			return string(s)
+		}
 	}
-	switch x := v.(type) {
-	case string:
-		if x == secret {
-			return audit.Fingerprint(x)
-		}
-		return x
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = scrub(e, secret)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = scrub(e, secret)
-		}
-		return out
-	}
-	return v
+	return ""
 }

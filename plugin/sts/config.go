@@ -28,12 +28,11 @@ type Config struct {
 	// Decision is the data path of the decision (default "sts/decision",
 	// i.e. data.sts.decision).
 	Decision string `json:"decision"`
-	// Issuer is the "iss" of the session tokens (default: the listener's URL).
-	Issuer string `json:"issuer"`
-	// Keys are the signing keys and the derivation secret.
-	Keys KeysConfig `json:"keys"`
-	// Store is the session registry.
-	Store StoreConfig `json:"store"`
+	// Issuer, Keys and Store moved to plugins.sts_sessions (the session
+	// authority of the process); they are refused here with that advice.
+	Issuer json.RawMessage `json:"issuer"`
+	Keys   json.RawMessage `json:"keys"`
+	Store  json.RawMessage `json:"store"`
 	// Limits bound requests.
 	Limits LimitsConfig `json:"limits"`
 	// DevIssuer serves a local development token issuer. Never enable it in
@@ -50,7 +49,6 @@ type Config struct {
 	TrustedProxies []string `json:"trusted_proxies"`
 
 	decisionQuery  string
-	persistDir     string
 	trustedProxies []netip.Prefix
 }
 
@@ -61,40 +59,6 @@ type TLSConfig struct {
 	MinVersion string `json:"min_version"` // "1.2" (default) or "1.3"
 
 	minVersion uint16
-}
-
-// KeysConfig names the key files. With no files, keys are generated into
-// the persistence directory on first start (and a warning is logged).
-type KeysConfig struct {
-	SigningKeyFiles      []string `json:"signing_key_files"`
-	DerivationSecretFile string   `json:"derivation_secret_file"`
-	// Dir is where generated keys are kept (default <persistence dir>/sts-keys).
-	Dir string `json:"dir"`
-}
-
-// StoreConfig selects the session store.
-type StoreConfig struct {
-	Type string `json:"type"` // "bolt" (default), "memory" or "etcd"
-	Path string `json:"path"` // bolt file (default <persistence dir>/sts-sessions.db)
-	// Etcd configures the etcd store (type "etcd"): shared by replicas.
-	Etcd *EtcdConfig `json:"etcd"`
-	// PurgeIntervalSeconds is how often expired sessions are removed (default 60).
-	PurgeIntervalSeconds int `json:"purge_interval_seconds"`
-}
-
-// EtcdConfig is the etcd session store.
-type EtcdConfig struct {
-	Endpoints             []string `json:"endpoints"`
-	Prefix                string   `json:"prefix"` // default "/opa-sts/"
-	DialTimeoutSeconds    int      `json:"dial_timeout_seconds"`
-	RequestTimeoutSeconds int      `json:"request_timeout_seconds"` // default 3: issuance fails closed that fast
-	Username              string   `json:"username"`
-	Password              string   `json:"password"`
-	TLS                   *struct {
-		CertFile string `json:"cert_file"`
-		KeyFile  string `json:"key_file"`
-		CAFile   string `json:"ca_file"`
-	} `json:"tls"`
 }
 
 // LimitsConfig bounds requests.
@@ -120,6 +84,9 @@ type DevIssuerConfig struct {
 	Clients []DevClient `json:"clients"`
 	// TokenTTLSeconds is the access token lifetime (default 300, as Keycloak).
 	TokenTTLSeconds int `json:"token_ttl_seconds"`
+	// KeyFile is the issuer's RSA signing key, created when missing
+	// (default <persistence_directory>/sts-dev-issuer-key.pem).
+	KeyFile string `json:"key_file"`
 }
 
 // DevClient is a client of the development issuer.
@@ -146,8 +113,15 @@ func parseConfig(raw []byte, persistDir string) (*Config, error) {
 	return c, nil
 }
 
+// URL is the listener's base URL (http or https, by the TLS setting).
+func (c *Config) URL() string {
+	if c.TLS != nil {
+		return "https://" + c.Addr
+	}
+	return "http://" + c.Addr
+}
+
 func (c *Config) validate(persistDir string) error {
-	c.persistDir = persistDir
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
 	}
@@ -187,42 +161,10 @@ func (c *Config) validate(persistDir string) error {
 		return fmt.Errorf("decision %q names no document", c.Decision)
 	}
 	c.decisionQuery = "data." + strings.ReplaceAll(strings.Trim(path, "/"), "/", ".")
-	if c.Issuer == "" {
-		scheme := "http"
-		if c.TLS != nil {
-			scheme = "https"
+	for name, raw := range map[string]json.RawMessage{"issuer": c.Issuer, "keys": c.Keys, "store": c.Store} {
+		if raw != nil {
+			return fmt.Errorf("%s moved to plugins.sts_sessions.%s: the session authority (issuer, keys, store) is one section for the whole process, shared by the STS and enforcement", name, name)
 		}
-		c.Issuer = scheme + "://" + c.Addr
-	}
-	if len(c.Keys.SigningKeyFiles) > 0 && c.Keys.DerivationSecretFile == "" ||
-		len(c.Keys.SigningKeyFiles) == 0 && c.Keys.DerivationSecretFile != "" {
-		return errors.New("keys: give both signing_key_files and derivation_secret_file, or neither (to generate them)")
-	}
-	if c.Keys.Dir == "" {
-		c.Keys.Dir = filepath.Join(persistDir, "sts-keys")
-	}
-	switch c.Store.Type {
-	case "", "bolt":
-		c.Store.Type = "bolt"
-		if c.Store.Path == "" {
-			c.Store.Path = filepath.Join(persistDir, "sts-sessions.db")
-		}
-	case "memory":
-	case "etcd":
-		if c.Store.Etcd == nil || len(c.Store.Etcd.Endpoints) == 0 {
-			return errors.New("store.etcd.endpoints is required for the etcd store")
-		}
-		if t := c.Store.Etcd.TLS; t != nil && (t.CAFile == "" || (t.CertFile == "") != (t.KeyFile == "")) {
-			return errors.New("store.etcd.tls needs ca_file, and cert_file with key_file for client certificates")
-		}
-	default:
-		return fmt.Errorf("store.type %q: use bolt, memory or etcd", c.Store.Type)
-	}
-	if c.Store.PurgeIntervalSeconds < 0 {
-		return errors.New("store.purge_interval_seconds must not be negative")
-	}
-	if c.Store.PurgeIntervalSeconds == 0 {
-		c.Store.PurgeIntervalSeconds = 60
 	}
 	l := &c.Limits
 	if l.MaxBodyBytes < 0 || l.MaxTokenBytes < 0 || l.MaxPolicyBytes < 0 || l.RequestTimeoutSeconds < 0 || l.MaxConcurrentRequests < 0 {
@@ -257,6 +199,9 @@ func (c *Config) validate(persistDir string) error {
 		}
 		if d.TokenTTLSeconds == 0 {
 			d.TokenTTLSeconds = 300
+		}
+		if d.KeyFile == "" {
+			d.KeyFile = filepath.Join(persistDir, "sts-dev-issuer-key.pem")
 		}
 	}
 	return nil

@@ -39,7 +39,7 @@ type devIssuer struct {
 const devPrefix = "/dev"
 
 func newDevIssuer(cfg *Config) (*devIssuer, error) {
-	key, err := loadOrCreateRSAKey(filepath.Join(cfg.Keys.Dir, "dev-issuer-key.pem"))
+	key, err := loadOrCreateRSAKey(cfg.DevIssuer.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("dev issuer: %w", err)
 	}
@@ -60,7 +60,7 @@ func newDevIssuer(cfg *Config) (*devIssuer, error) {
 		return nil, fmt.Errorf("dev issuer: %w", err)
 	}
 	d := &devIssuer{
-		issuer:  strings.TrimSuffix(cfg.Issuer, "/") + devPrefix,
+		issuer:  cfg.URL() + devPrefix,
 		clients: map[string]DevClient{},
 		ttl:     time.Duration(cfg.DevIssuer.TokenTTLSeconds) * time.Second,
 		key:     key,

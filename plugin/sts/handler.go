@@ -4,37 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	evalmetrics "github.com/open-policy-agent/opa/v1/metrics"
 
 	"github.com/opa-sts/opa-sts/internal/audit"
 	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/grant"
 	"github.com/opa-sts/opa-sts/internal/iam"
+	"github.com/opa-sts/opa-sts/internal/sessions"
 	"github.com/opa-sts/opa-sts/internal/sessionstore"
 	"github.com/opa-sts/opa-sts/internal/stswire"
 )
 
-// The decision contract. data.sts.decision (or the configured path) must be
-// an object:
-//
-//	allow        boolean: issue credentials or not
-//	reason       human-safe text, returned to the client on denial
-//	token_error  {code, message} from sts.verify_token when the token failed;
-//	             mapped to the STS error of the spec (expired ->
-//	             ExpiredTokenException, idp_unreachable -> IDPCommunicationError,
-//	             anything else -> InvalidIdentityToken)
-//	error_code   optional STS code for a denial: AccessDenied (default),
-//	             IDPRejectedClaim, InvalidParameterValue,
-//	             MalformedPolicyDocument, PackedPolicyTooLarge
-//	grant        when allowed: {subject, duration_seconds, source: {iss, sub,
-//	             client_id, aud}, ...permissions, tags...}; the whole object
-//	             travels in the session token
-//	rule         the rule that decided (logged)
+// The decision contract and how a denial becomes the client's error are
+// in internal/grant (FromDecision).
 
 // outcome is what one STS request produced, for logs and metrics.
 type outcome struct {
@@ -46,6 +34,7 @@ type outcome struct {
 	bundles  map[string]string
 	input    ast.Object
 	evalErr  error
+	metrics  evalmetrics.Metrics
 }
 
 func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID string) {
@@ -74,18 +63,34 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		return
 	}
 
+	authority := p.authority()
+	if authority == nil {
+		out.err = errNoAuthority
+		stswire.WriteError(w, out.err, requestID)
+		return
+	}
+	if err := authority.Ready(); err != nil {
+		out.err = stswire.ServiceUnavailable("the STS is not ready: the revocation list has not been loaded yet")
+		stswire.WriteError(w, out.err, requestID)
+		return
+	}
+
 	ctx, cancel := context.WithTimeout(r.Context(), cfg.Limits.requestTimeout())
 	defer cancel()
 
-	clientIP := sourceIP(r, p.config().trustedProxies)
+	clientIP := sourceIP(r, cfg.trustedProxies)
 	out.input = buildInput(req, policyDoc, r, requestID, clientIP)
-	dec, prepared, err := p.eval.Eval(ctx, out.input)
+	out.metrics = evalmetrics.New()
+	// The decision may mint with the production keys (sts.issue_credentials);
+	// whatever it mints is registered below like the plugin's own.
+	evalCtx, scope := sessions.WithMinting(ctx, authority)
+	dec, prepared, err := p.eval.Eval(evalCtx, out.input, out.metrics)
 	if prepared != nil {
 		out.revision, out.bundles = prepared.Revision, prepared.Bundles
 	}
 	out.decision = dec
 	if err != nil {
-		err = scrubError(err, req.Token)
+		err = audit.ScrubError(err, req.Token, req.AccessToken)
 		out.evalErr = err
 		p.logger().Error("STS decision failed (request %s): %v", requestID, err)
 		out.err = stswire.InternalError()
@@ -95,7 +100,7 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		stswire.WriteError(w, out.err, requestID)
 		return
 	}
-	grant, werr := grantFromDecision(dec)
+	g, werr := grant.FromDecision(dec)
 	if werr != nil {
 		if werr.Detail != "" {
 			p.logger().Error("STS request %s: %s", requestID, werr.Detail)
@@ -104,11 +109,11 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		stswire.WriteError(w, werr, requestID)
 		return
 	}
-	grant.Action = string(req.Action)
-	grant.Revision = out.revision
+	g.Action = string(req.Action)
+	g.Revision = out.revision
 
 	now := time.Now()
-	issued, err := p.minter().Mint(grant, now)
+	issued, err := authority.Mint(g, now)
 	if err != nil {
 		out.err = stswire.InternalError()
 		switch {
@@ -116,32 +121,30 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 			// The client's session policy is what tipped it over.
 			out.err = stswire.PackedPolicyTooLarge("the session policy and the granted permissions together are too large for a session token")
 		case errors.Is(err, credentials.ErrGrantTooLarge):
-			p.logger().Error("STS request %s: the roles granted to %q carry too many statements for a session token (%v): split or shorten them", requestID, grant.Subject, err)
+			p.logger().Error("STS request %s: the roles granted to %q carry too many statements for a session token (%v): split or shorten them", requestID, g.Subject, err)
 		default:
 			p.logger().Error("STS could not mint credentials (request %s): %v", requestID, err)
 		}
 		stswire.WriteError(w, out.err, requestID)
 		return
 	}
-	sess := sessionstore.Session{
-		ID: issued.SessionID, AccessKeyID: issued.AccessKeyID, Subject: grant.Subject,
-		Issuer: grant.Source.Issuer, IdPSubject: grant.Source.Subject, ClientID: grant.Source.ClientID,
-		Action: string(req.Action), IssuedAt: issued.IssuedAt, ExpiresAt: issued.Expiration,
-		Revision: out.revision, SourceIP: clientIP,
-	}
 	// Credentials that are not registered are not handed out: revocation
-	// and audit rely on the registry.
-	if err := p.store.Register(ctx, sess); err != nil {
-		p.logger().Error("STS could not register session %s (request %s): %v", issued.SessionID, requestID, err)
-		out.err = stswire.ServiceUnavailable("the session store is unavailable")
-		stswire.WriteError(w, out.err, requestID)
-		return
+	// and audit rely on the registry. That includes any the decision
+	// minted itself.
+	toRegister := append(scope.Minted(), sessions.Minted{Grant: g, Issued: issued})
+	for _, m := range toRegister {
+		if err := authority.Register(ctx, registryRecord(m, string(req.Action), out.revision, clientIP)); err != nil {
+			p.logger().Error("STS could not register session %s (request %s): %v", m.Issued.SessionID, requestID, err)
+			out.err = stswire.ServiceUnavailable("the session store is unavailable")
+			stswire.WriteError(w, out.err, requestID)
+			return
+		}
 	}
 	out.issued = &issued
 
-	subject := grant.Source.Subject
+	subject := g.Source.Subject
 	if subject == "" {
-		subject = grant.Subject
+		subject = g.Subject
 	}
 	res := stswire.Result{
 		Action: req.Action,
@@ -151,9 +154,9 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		},
 		Subject:        subject,
 		Audience:       sourceAudience(dec),
-		Provider:       grant.Source.Issuer,
-		AssumedRoleArn: assumedRoleArn(req, grant.Subject),
-		AssumedRoleID:  issued.AccessKeyID + ":" + sessionName(req, grant.Subject),
+		Provider:       g.Source.Issuer,
+		AssumedRoleArn: assumedRoleArn(req, g.Subject),
+		AssumedRoleID:  issued.AccessKeyID + ":" + sessionName(req, g.Subject),
 	}
 	if err := stswire.WriteResult(w, res, requestID); err != nil {
 		p.logger().Debug("STS response not written (request %s): %v", requestID, err)
@@ -184,95 +187,14 @@ func checkSessionPolicy(policy string) (ast.Value, *stswire.Error) {
 	return v, nil
 }
 
-// grantFromDecision checks the decision and turns an allowing one into a
-// grant, or a denial into the STS error the client gets.
-func grantFromDecision(d map[string]any) (credentials.Grant, *stswire.Error) {
-	allow, _ := d["allow"].(bool)
-	reason, _ := d["reason"].(string)
-	if !allow {
-		if te, ok := d["token_error"].(map[string]any); ok {
-			code, _ := te["code"].(string)
-			msg, _ := te["message"].(string)
-			if msg == "" {
-				msg = "the identity token is not valid"
-			}
-			switch code {
-			case "expired":
-				return credentials.Grant{}, stswire.ExpiredToken(msg)
-			case "idp_unreachable":
-				return credentials.Grant{}, stswire.IDPCommunicationError(msg)
-			case "invalid_provider":
-				// Our configuration is wrong, not the client's token.
-				return credentials.Grant{}, stswire.InternalError().WithDetail("identity provider misconfigured: %s", msg)
-			default:
-				return credentials.Grant{}, stswire.InvalidIdentityToken(msg)
-			}
-		}
-		if reason == "" {
-			reason = "access denied by policy"
-		}
-		code, _ := d["error_code"].(string)
-		switch code {
-		case "", "AccessDenied":
-			return credentials.Grant{}, stswire.AccessDenied(reason)
-		case "IDPRejectedClaim":
-			return credentials.Grant{}, stswire.IDPRejectedClaim(reason)
-		case "InvalidParameterValue":
-			return credentials.Grant{}, stswire.InvalidParameterValue(reason)
-		case "MalformedPolicyDocument":
-			return credentials.Grant{}, stswire.MalformedPolicyDocument(reason)
-		case "PackedPolicyTooLarge":
-			return credentials.Grant{}, stswire.PackedPolicyTooLarge(reason)
-		default:
-			return credentials.Grant{}, stswire.AccessDenied(reason)
-		}
+// registryRecord is the session store's record of a minted credential.
+func registryRecord(m sessions.Minted, action, revision, clientIP string) sessionstore.Session {
+	return sessionstore.Session{
+		ID: m.Issued.SessionID, AccessKeyID: m.Issued.AccessKeyID, Subject: m.Grant.Subject,
+		Issuer: m.Grant.Source.Issuer, IdPSubject: m.Grant.Source.Subject, ClientID: m.Grant.Source.ClientID,
+		Action: action, IssuedAt: m.Issued.IssuedAt, ExpiresAt: m.Issued.Expiration,
+		Revision: revision, SourceIP: clientIP,
 	}
-	g, ok := d["grant"].(map[string]any)
-	if !ok {
-		return credentials.Grant{}, stswire.InternalError().WithDetail("the decision allows but has no grant object")
-	}
-	var out credentials.Grant
-	out.Subject, _ = g["subject"].(string)
-	if out.Subject == "" {
-		return credentials.Grant{}, stswire.InternalError().WithDetail("the decision's grant has no subject (a non-empty string)")
-	}
-	secs, ok := wholeNumber(g["duration_seconds"])
-	if !ok || secs <= 0 {
-		return credentials.Grant{}, stswire.InternalError().WithDetail("the decision's grant has no duration_seconds (a positive whole number)")
-	}
-	out.Duration = time.Duration(secs) * time.Second
-	if out.Duration < credentials.MinDuration || out.Duration > credentials.MaxDuration {
-		return credentials.Grant{}, stswire.InvalidParameterValue(fmt.Sprintf("the granted duration of %d seconds is out of range", secs))
-	}
-	if src, ok := g["source"].(map[string]any); ok {
-		out.Source.Issuer, _ = src["iss"].(string)
-		out.Source.Subject, _ = src["sub"].(string)
-		out.Source.ClientID, _ = src["client_id"].(string)
-	}
-	details, err := json.Marshal(g)
-	if err != nil {
-		return credentials.Grant{}, stswire.InternalError().WithDetail("the decision's grant cannot be encoded: %v", err)
-	}
-	out.Details = details
-	return out, nil
-}
-
-// scrubError replaces the token in an error message (an error raised by a
-// user's built-in call might quote its argument).
-func scrubError(err error, token string) error {
-	if err == nil || token == "" || !strings.Contains(err.Error(), token) {
-		return err
-	}
-	return errors.New(strings.ReplaceAll(err.Error(), token, audit.Fingerprint(token)))
-}
-
-func wholeNumber(v any) (int64, bool) {
-	n, ok := v.(json.Number)
-	if !ok {
-		return 0, false
-	}
-	i, err := n.Int64()
-	return i, err == nil
 }
 
 func sourceAudience(d map[string]any) string {

@@ -113,19 +113,10 @@ func tlsInfo(cs *tls.ConnectionState) *ast.Term {
 
 // maskedInput is the input as decision logs record it: tokens replaced by
 // fingerprints.
-func maskedInput(in ast.Object) any {
-	masked := in.Copy()
-	for _, k := range []string{"token", "access_token"} {
-		key := ast.StringTerm(k)
-		if t := masked.Get(key); t != nil {
-			if s, ok := t.Value.(ast.String); ok {
-				masked.Insert(key, ast.StringTerm(audit.Fingerprint(string(s))))
-			}
-		}
-	}
-	native, err := ast.JSON(masked)
+func maskedInput(in ast.Object, secrets ...string) any {
+	native, err := ast.JSON(in)
 	if err != nil {
 		return map[string]any{"error": "input not representable"}
 	}
-	return native
+	return audit.Scrub(native, secrets...)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 
 	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/grant"
 	"github.com/opa-sts/opa-sts/internal/keyring"
 	"github.com/opa-sts/opa-sts/internal/testkeys"
 	"github.com/opa-sts/opa-sts/policies"
@@ -96,7 +97,7 @@ func issue(b *testing.B, pq rego.PreparedEvalQuery, m *credentials.Minter, token
 	if err != nil || len(rs) != 1 {
 		b.Fatalf("eval: %v %v", rs, err)
 	}
-	g, werr := grantFromDecision(rs[0].Expressions[0].Value.(map[string]any))
+	g, werr := grant.FromDecision(rs[0].Expressions[0].Value.(map[string]any))
 	if werr != nil {
 		b.Fatalf("denied: %v", werr)
 	}

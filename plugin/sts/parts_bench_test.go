@@ -9,6 +9,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/grant"
 	"github.com/opa-sts/opa-sts/internal/keyring"
 	"github.com/opa-sts/opa-sts/internal/testkeys"
 )
@@ -31,10 +32,10 @@ func BenchmarkIssuanceParts(b *testing.B) {
 			dec = rs[0].Expressions[0].Value.(map[string]any)
 		}
 	})
-	g, _ := grantFromDecision(dec)
+	g, _ := grant.FromDecision(dec)
 	b.Run("grant", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			g, _ = grantFromDecision(dec)
+			g, _ = grant.FromDecision(dec)
 		}
 	})
 	b.Run("mint", func(b *testing.B) {

@@ -1,8 +1,8 @@
 // Package sts is the OPA plugin that serves the Security Token Service:
 // AssumeRoleWithClientGrants and AssumeRoleWithWebIdentity on its own
 // listener, decided by Rego (data.sts.decision by default), with
-// credentials minted from the STS keyring and registered in a session
-// store.
+// credentials minted and registered through the process's session
+// authority (internal/sessions, found with core.Lookup).
 package sts
 
 import (
@@ -19,12 +19,10 @@ import (
 	"github.com/open-policy-agent/opa/v1/logging"
 	"github.com/open-policy-agent/opa/v1/plugins"
 
-	"github.com/opa-sts/opa-sts/builtins"
 	"github.com/opa-sts/opa-sts/internal/audit"
-	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/core"
 	"github.com/opa-sts/opa-sts/internal/decision"
-	"github.com/opa-sts/opa-sts/internal/keyring"
-	"github.com/opa-sts/opa-sts/internal/sessionstore"
+	"github.com/opa-sts/opa-sts/internal/sessions"
 	"github.com/opa-sts/opa-sts/internal/stswire"
 )
 
@@ -44,7 +42,6 @@ func (Factory) Validate(m *plugins.Manager, raw []byte) (any, error) {
 func (Factory) New(m *plugins.Manager, cfg any) plugins.Plugin {
 	p := &Plugin{manager: m}
 	p.cfg.Store(cfg.(*Config))
-	registerRoutes(m, p)
 	m.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
 	return p
 }
@@ -58,19 +55,19 @@ type Plugin struct {
 	server   *http.Server
 	listener net.Listener
 	done     chan struct{}
-	stopBG   context.CancelFunc
 
 	eval    *decision.Evaluator
-	store   sessionstore.Store
-	revoked atomic.Pointer[sessionstore.RevocationView] // read lock-free on the request path
-	keys    atomic.Pointer[credentials.Minter]
+	core    *core.Plugin // the session authority's owner
 	metrics *metrics
 	sem     chan struct{}
 	dev     *devIssuer
 }
 
-func (p *Plugin) config() *Config             { return p.cfg.Load() }
-func (p *Plugin) minter() *credentials.Minter { return p.keys.Load() }
+func (p *Plugin) config() *Config { return p.cfg.Load() }
+
+// authority is the session authority, or nil while there is none (not
+// opened yet, or stopped): requests are refused then.
+func (p *Plugin) authority() *sessions.Authority { return p.core.Authority() }
 func (p *Plugin) logger() logging.Logger {
 	return p.manager.Logger().WithFields(map[string]any{"plugin": Name})
 }
@@ -102,16 +99,10 @@ func (p *Plugin) Start(ctx context.Context) error {
 
 func (p *Plugin) start(ctx context.Context) error {
 	cfg := p.config()
-	kr, err := p.loadKeys(cfg)
-	if err != nil {
-		return err
+	if p.core = core.Lookup(p.manager); p.core == nil || !p.core.Configured() {
+		return fmt.Errorf("the STS needs the session authority: configure plugins.%s (issuer, keys, store)", core.Name)
 	}
-	m, err := credentials.NewMinter(cfg.Issuer, kr)
-	if err != nil {
-		return err
-	}
-	p.keys.Store(m)
-
+	var err error
 	if p.metrics == nil {
 		if p.metrics, err = newMetrics(p.manager.PrometheusRegister()); err != nil {
 			return fmt.Errorf("register metrics: %w", err)
@@ -121,64 +112,23 @@ func (p *Plugin) start(ctx context.Context) error {
 		p.eval = decision.New(ctx, p.manager, cfg.decisionQuery)
 	}
 
-	var follow func(ctx context.Context, view *sessionstore.RevocationView)
-	switch cfg.Store.Type {
-	case "memory":
-		p.store = sessionstore.NewMemory()
-	case "etcd":
-		st, err := openEtcd(cfg.Store.Etcd)
-		if err != nil {
-			return fmt.Errorf("open session store: %w", err)
-		}
-		p.store = st
-		follow = func(ctx context.Context, view *sessionstore.RevocationView) {
-			st.Follow(ctx, view, func(f string, a ...any) { p.logger().Warn(f, a...) })
-		}
-	default:
-		st, err := sessionstore.OpenBolt(cfg.Store.Path, sessionstore.BoltOptions{Timeout: 5 * time.Second})
-		if err != nil {
-			return fmt.Errorf("open session store: %w", err)
-		}
-		p.store = st
-	}
-
-	view := sessionstore.NewRevocationView()
-	if err := sessionstore.LoadView(ctx, p.store, view); err != nil {
-		if follow == nil {
-			_ = p.store.Close()
-			return fmt.Errorf("load revocations: %w", err)
-		}
-		// etcd is unreachable: start anyway, so that issued sessions keep
-		// verifying (issuance fails closed); the watch loads the
-		// revocations as soon as etcd answers.
-		p.logger().Error("revocations not loaded yet, etcd unreachable: %v", err)
-	}
-	p.revoked.Store(view)
-	if err := builtins.ConfigureSessions(cfg.Issuer, kr, p.Revoked); err != nil {
-		_ = p.store.Close()
-		return err
-	}
-
 	p.dev = nil
 	if cfg.DevIssuer != nil && cfg.DevIssuer.Enabled {
 		if p.dev, err = newDevIssuer(cfg); err != nil {
-			_ = p.store.Close()
 			return err
 		}
-		p.logger().Warn("DEVELOPMENT token issuer enabled at %s/dev: it hands out tokens to the clients in the configuration. Never enable dev_issuer in production.", cfg.Issuer)
+		p.logger().Warn("DEVELOPMENT token issuer enabled at %s: it hands out tokens to the clients in the configuration. Never enable dev_issuer in production.", p.dev.issuer)
 	}
 
 	p.sem = make(chan struct{}, cfg.Limits.MaxConcurrentRequests)
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		_ = p.store.Close()
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	if cfg.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 		if err != nil {
 			ln.Close()
-			_ = p.store.Close()
 			return fmt.Errorf("tls: %w", err)
 		}
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: cfg.TLS.minVersion})
@@ -202,36 +152,11 @@ func (p *Plugin) start(ctx context.Context) error {
 		}
 	}(p.server, ln, p.done)
 
-	bg, cancel := context.WithCancel(context.Background())
-	p.stopBG = cancel
-	if follow != nil {
-		// Revocations written by any replica reach this one by watch.
-		go follow(bg, view)
-	}
-	go sessionstore.RunPurger(bg, p.store, time.Duration(cfg.Store.PurgeIntervalSeconds)*time.Second, time.Now,
-		func(format string, args ...any) { p.logger().Info(format, args...) })
-
-	p.logger().Info("STS listening on %s (issuer %s, decision %s, store %s)", ln.Addr(), cfg.Issuer, cfg.decisionQuery, cfg.Store.Type)
+	p.logger().Info("STS listening on %s (decision %s)", ln.Addr(), cfg.decisionQuery)
 	return nil
 }
 
-func (p *Plugin) loadKeys(cfg *Config) (*keyring.Keyring, error) {
-	if len(cfg.Keys.SigningKeyFiles) > 0 {
-		return keyring.Load(keyring.Files{SigningKeys: cfg.Keys.SigningKeyFiles, DerivationSecret: cfg.Keys.DerivationSecretFile})
-	}
-	created, err := keyring.EnsureFiles(cfg.Keys.Dir)
-	if err != nil {
-		return nil, err
-	}
-	if len(created) > 0 {
-		p.logger().Warn("GENERATED NEW STS KEYS in %s (%v). Replicas must share these files, and they must be backed up: "+
-			"losing them invalidates every credential. Configure plugins.%s.keys for production.", cfg.Keys.Dir, created, Name)
-	}
-	return keyring.Load(keyring.DefaultFiles(cfg.Keys.Dir))
-}
-
-// Stop closes the listener (letting requests in flight finish, up to ctx)
-// and the session store.
+// Stop closes the listener, letting requests in flight finish (up to ctx).
 func (p *Plugin) Stop(ctx context.Context) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -246,16 +171,6 @@ func (p *Plugin) stop(ctx context.Context) {
 		cancel()
 		<-p.done
 		p.server, p.listener = nil, nil
-	}
-	if p.stopBG != nil {
-		p.stopBG()
-		p.stopBG = nil
-	}
-	if p.store != nil {
-		if err := p.store.Close(); err != nil {
-			p.logger().Error("close session store: %v", err)
-		}
-		p.store = nil
 	}
 }
 
@@ -274,6 +189,8 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
 	p.setStatus(plugins.StateOK, "")
 }
 
+var errNoAuthority = stswire.ServiceUnavailable("the session authority is not running")
+
 var errNotFound = &stswire.Error{Status: http.StatusNotFound, Type: stswire.TypeSender, Code: "NotFound", Message: "no such endpoint: the STS answers POST /"}
 
 // ServeHTTP routes the STS listener's requests.
@@ -290,9 +207,14 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/":
 		p.serveSTS(w, r, requestID)
 	case r.URL.Path == "/.well-known/jwks.json" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		a := p.authority()
+		if a == nil {
+			stswire.WriteError(w, errNoAuthority, requestID)
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		_, _ = w.Write(p.minter().Keyring().PublicJWKS())
+		_, _ = w.Write(a.PublicJWKS())
 	case p.dev != nil && p.dev.handles(r.URL.Path):
 		p.dev.ServeHTTP(w, r)
 	default:

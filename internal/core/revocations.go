@@ -1,15 +1,15 @@
-package sts
+package core
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/plugins"
 
-	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/sessions"
 	"github.com/opa-sts/opa-sts/internal/sessionstore"
 )
 
@@ -18,18 +18,14 @@ import (
 // (--authentication, --authorization, data.system.authz) protect it.
 const RevocationsPath = "/v1/sts/revocations"
 
-// registerRoutes adds the revocation route to the manager once.
-func registerRoutes(m *plugins.Manager, p *Plugin) {
+// registerRoutes adds the revocation route to the manager once; the route
+// outlives plugin instances and asks the current one.
+func registerRoutes(m *plugins.Manager) {
 	if _, done := m.ExtraRoutes()[RevocationsPath]; done {
 		return
 	}
 	m.ExtraRoute(RevocationsPath, "v1/sts/revocations", func(w http.ResponseWriter, r *http.Request) {
-		// The route outlives plugin instances: ask the current one.
-		cur, ok := m.Plugin(Name).(*Plugin)
-		if !ok {
-			cur = p
-		}
-		cur.serveRevocations(w, r)
+		Lookup(m).serveRevocations(w, r)
 	})
 }
 
@@ -38,20 +34,20 @@ func registerRoutes(m *plugins.Manager, p *Plugin) {
 // revokes every matching session issued until issued_before (default: now;
 // never in the future); GET lists the revocations.
 func (p *Plugin) serveRevocations(w http.ResponseWriter, r *http.Request) {
-	p.mu.Lock()
-	store := p.store
-	p.mu.Unlock()
-	view := p.revoked.Load()
-	if store == nil || view == nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the STS is not running"})
+	a := p.Authority()
+	if a == nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "no session authority is running (plugins." + Name + ")"})
 		return
 	}
 	switch r.Method {
 	case http.MethodGet:
-		rs, err := store.Revocations(r.Context())
+		rs, err := a.Revocations(r.Context())
 		if err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the session store is unavailable"})
 			return
+		}
+		if rs == nil {
+			rs = []sessionstore.Revocation{}
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"result": rs})
 	case http.MethodPost:
@@ -63,8 +59,8 @@ func (p *Plugin) serveRevocations(w http.ResponseWriter, r *http.Request) {
 		}
 		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be {kind, value, reason, issued_before}"})
+		if err := dec.Decode(&req); err != nil || dec.More() {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be one object {kind, value, reason, issued_before}"})
 			return
 		}
 		now := time.Now()
@@ -77,11 +73,19 @@ func (p *Plugin) serveRevocations(w http.ResponseWriter, r *http.Request) {
 			}
 			at = t
 		}
-		rev, err := sessionstore.RevokeAndApply(r.Context(), store, view, sessionstore.Revocation{
+		rev, err := a.Revoke(r.Context(), sessionstore.Revocation{
 			Kind: sessionstore.RevocationKind(req.Kind), Value: req.Value, Reason: req.Reason, At: at,
 		}, now)
-		if err != nil {
+		switch {
+		case errors.Is(err, sessionstore.ErrInvalid):
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		case errors.Is(err, sessions.ErrNotReady):
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the revocation list has not been loaded yet: the session store is unreachable"})
+			return
+		case err != nil:
+			p.logger().Error("revocation not recorded: %v", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "the session store is unavailable: the revocation was not recorded"})
 			return
 		}
 		p.logger().Info("revoked %s %q (revocation %s)", rev.Kind, rev.Value, rev.ID)
@@ -92,39 +96,8 @@ func (p *Plugin) serveRevocations(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// Revoked reports whether a verified session has been revoked, from the
-// local revocation view (no network on this path).
-func (p *Plugin) Revoked(s *credentials.Session) bool {
-	view := p.revoked.Load()
-	if view == nil {
-		return false
-	}
-	return view.IsRevoked(SessionOf(s))
-}
-
-var (
-	claimSrc    = ast.StringTerm("src")
-	claimSrcIss = ast.StringTerm("iss")
-	claimSrcCID = ast.StringTerm("client_id")
-	claimSrcSub = ast.StringTerm("sub")
-)
-
-// SessionOf is the registry view of a verified session token, as
-// revocations match it.
-func SessionOf(s *credentials.Session) sessionstore.Session {
-	out := sessionstore.Session{ID: s.SessionID, AccessKeyID: s.AccessKeyID, Subject: s.Subject, IssuedAt: s.IssuedAt, ExpiresAt: s.Expiration}
-	if src := s.Claims.Get(claimSrc); src != nil {
-		if o, ok := src.Value.(ast.Object); ok {
-			str := func(k *ast.Term) string {
-				if t := o.Get(k); t != nil {
-					if v, ok := t.Value.(ast.String); ok {
-						return string(v)
-					}
-				}
-				return ""
-			}
-			out.Issuer, out.ClientID, out.IdPSubject = str(claimSrcIss), str(claimSrcCID), str(claimSrcSub)
-		}
-	}
-	return out
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
 }
