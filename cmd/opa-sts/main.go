@@ -46,6 +46,7 @@ func run() int {
 	root.Short = "opa-sts: a policy-centric Security Token Service built on Open Policy Agent"
 	root.AddCommand(newDevCommand())
 	readASTFromStoreByDefault(root)
+	reportStartFailures(root)
 
 	if err := root.Execute(); err != nil {
 		// Keep OPA's exit codes (eval --fail, test failures, ...).
@@ -71,6 +72,27 @@ func readASTFromStoreByDefault(root *cobra.Command) {
 				_ = f.Value.Set("true")
 				f.DefValue = "true"
 			}
+		}
+	}
+}
+
+// reportStartFailures makes `run` say why it exits: OPA's run command
+// silences its errors, and a plugin that fails to start (the session
+// authority without keys, the STS on a busy port) is logged through a
+// logger that is never flushed on that path, so the process would exit 1
+// without a word.
+func reportStartFailures(root *cobra.Command) {
+	for _, c := range root.Commands() {
+		if c.Name() != "run" || c.RunE == nil {
+			continue
+		}
+		runE := c.RunE
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			err := runE(cmd, args)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "opa-sts run: %v\n", err)
+			}
+			return err
 		}
 	}
 }

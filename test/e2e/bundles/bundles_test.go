@@ -116,10 +116,11 @@ func (f *fixture) startSTS(t *testing.T, bundleURL, stsAddr string) *opasts.Serv
 		"keys":                  map[string]any{"bundle-key": map[string]any{"key": f.pubPEM, "algorithm": "RS256"}},
 		"persistence_directory": filepath.Join(f.dir, "persist"),
 		"decision_logs":         map[string]any{"console": true},
-		"plugins": map[string]any{"sts": map[string]any{
-			"addr": stsAddr, "issuer": "https://sts.bundles.test", "store": map[string]any{"type": "memory"},
-			"keys": map[string]any{"dir": filepath.Join(f.dir, "sts-keys")},
-		}},
+		"plugins": map[string]any{
+			"sts_sessions": map[string]any{"issuer": "https://sts.bundles.test", "store": map[string]any{"type": "memory"},
+				"keys": map[string]any{"dir": filepath.Join(f.dir, "sts-keys"), "generate": true}},
+			"sts": map[string]any{"addr": stsAddr},
+		},
 	})
 	return opasts.Start(t, f.dir, "-c", cfg)
 }

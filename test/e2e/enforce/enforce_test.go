@@ -89,25 +89,12 @@ func startEnvWith(t testing.TB, mtls bool) *env {
 	dir := t.TempDir()
 	policyDir := filepath.Join(dir, "policy")
 	must(t, policies.WriteDefault(policyDir))
-	home := "arn:aws:s3:::" + bucket + "/home/${jwt:sub}/*"
-	writeJSON(t, filepath.Join(policyDir, "data.json"), map[string]any{"opa_sts": map[string]any{
-		"providers": []any{map[string]any{"issuer": h.Issuer(), "discovery_url": h.DiscoveryURL(), "audiences": []string{"sts"}}},
-		"bindings": []any{
-			map[string]any{"role": "home", "issuer": h.Issuer(), "clients": []string{client, shortClient}},
-			map[string]any{"role": "short-lived", "issuer": h.Issuer(), "clients": []string{shortClient}},
-		},
-		"durations": map[string]any{"min": 60},
-		"roles": map[string]any{"home": map[string]any{"statements": []any{
-			map[string]any{"Effect": "Allow", "Action": []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, "Resource": home},
-			map[string]any{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::" + bucket,
-				"Condition": map[string]any{"StringLike": map[string]any{"s3:prefix": "home/${jwt:sub}/*"}}},
-		}}, "short-lived": map[string]any{"max_duration_seconds": 60, "statements": []any{}}},
-	}})
+	writeEnforceData(t, policyDir, h)
 	socket := filepath.Join(dir, "iam.sock")
 	stsAddr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
 	keysDir := filepath.Join(dir, "keys")
 	cfg := filepath.Join(dir, "config.json")
-	iamCfg := map[string]any{"socket": socket, "access_key": gwAK, "secret_key": gwSK, "issuer": stsIssuer, "keys": map[string]any{"dir": keysDir}}
+	iamCfg := map[string]any{"socket": socket, "access_key": gwAK, "secret_key": gwSK}
 	endpoint := socket
 	var gwTLS []string
 	if mtls {
@@ -122,8 +109,9 @@ func startEnvWith(t testing.TB, mtls bool) *env {
 		"persistence_directory": dir,
 		"decision_logs":         map[string]any{"console": true},
 		"plugins": map[string]any{
-			"sts":    map[string]any{"addr": stsAddr, "issuer": stsIssuer, "keys": map[string]any{"dir": keysDir}, "store": map[string]any{"type": "memory"}},
-			"s3_iam": iamCfg,
+			"sts_sessions": map[string]any{"issuer": stsIssuer, "keys": map[string]any{"dir": keysDir, "generate": true}, "store": map[string]any{"type": "memory"}},
+			"sts":          map[string]any{"addr": stsAddr},
+			"s3_iam":       iamCfg,
 		},
 	})
 	// Loaded as a bundle, so its revision is stamped into sessions and
@@ -142,6 +130,26 @@ func startEnvWith(t testing.TB, mtls bool) *env {
 	must(t, err)
 	must(t, root.MakeBucket(ctx, bucket, minio.MakeBucketOptions{}))
 	return &env{hydra: h, srv: srv, stsAddr: stsAddr, s3Addr: s3Addr, iamEndpoint: endpoint}
+}
+
+// writeEnforceData writes the STS policy data of the enforcement tests:
+// the hydra provider, and the home role (own prefix under home/<sub>/)
+// bound to the workload clients.
+func writeEnforceData(t testing.TB, policyDir string, h *idp.Hydra) {
+	home := "arn:aws:s3:::" + bucket + "/home/${jwt:sub}/*"
+	writeJSON(t, filepath.Join(policyDir, "data.json"), map[string]any{"opa_sts": map[string]any{
+		"providers": []any{map[string]any{"issuer": h.Issuer(), "discovery_url": h.DiscoveryURL(), "audiences": []string{"sts"}}},
+		"bindings": []any{
+			map[string]any{"role": "home", "issuer": h.Issuer(), "clients": []string{client, shortClient}},
+			map[string]any{"role": "short-lived", "issuer": h.Issuer(), "clients": []string{shortClient}},
+		},
+		"durations": map[string]any{"min": 60},
+		"roles": map[string]any{"home": map[string]any{"statements": []any{
+			map[string]any{"Effect": "Allow", "Action": []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}, "Resource": home},
+			map[string]any{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::" + bucket,
+				"Condition": map[string]any{"StringLike": map[string]any{"s3:prefix": "home/${jwt:sub}/*"}}},
+		}}, "short-lived": map[string]any{"max_duration_seconds": 60, "statements": []any{}}},
+	}})
 }
 
 // startVersitygw starts versitygw over a POSIX directory in dir, with the

@@ -113,11 +113,14 @@ func startReplicaOn(t *testing.T, h *idp.Hydra, etcdCfg map[string]any, keysDir,
 	stsAddr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
 	writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{
 		"persistence_directory": dir,
-		"plugins": map[string]any{"sts": map[string]any{
-			"addr": stsAddr, "issuer": "https://sts.replicas.opa-sts.test",
-			"keys":  map[string]any{"dir": keysDir},
-			"store": map[string]any{"type": "etcd", "etcd": etcdCfg},
-		}},
+		"plugins": map[string]any{
+			"sts_sessions": map[string]any{
+				"issuer": "https://sts.replicas.opa-sts.test",
+				"keys":   map[string]any{"dir": keysDir},
+				"store":  map[string]any{"type": "etcd", "etcd": etcdCfg},
+			},
+			"sts": map[string]any{"addr": stsAddr},
+		},
 	})
 	srv := opasts.Start(t, dir, "-c", filepath.Join(dir, "config.json"), policyDir)
 	waitUntil(t, name+"'s STS listener", 15*time.Second, func() bool {

@@ -103,10 +103,11 @@ func TestWatchConfigReload(t *testing.T) {
 	writeConfig := func(maxBody int) {
 		writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{
 			"persistence_directory": dir,
-			"plugins": map[string]any{"sts": map[string]any{
-				"addr": stsAddr, "store": map[string]any{"type": "memory"},
-				"limits": map[string]any{"max_body_bytes": maxBody},
-			}},
+			"plugins": map[string]any{
+				"sts_sessions": map[string]any{"issuer": "http://" + stsAddr, "store": map[string]any{"type": "memory"},
+					"keys": map[string]any{"generate": true}},
+				"sts": map[string]any{"addr": stsAddr, "limits": map[string]any{"max_body_bytes": maxBody}},
+			},
 		})
 	}
 	writeConfig(1 << 16)

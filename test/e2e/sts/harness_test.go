@@ -59,10 +59,10 @@ func startEnv(t *testing.T) *env {
 // startSTS starts one opa-sts replica; replicas of one env share key files.
 func startSTS(t *testing.T, e *env, name string) (*opasts.Server, string) {
 	t.Helper()
-	return startSTSWithKeys(t, e, name, map[string]any{"dir": e.keysDir})
+	return startSTSWithKeys(t, e, name, map[string]any{"dir": e.keysDir, "generate": true})
 }
 
-// startSTSWithKeys starts one opa-sts replica with the given plugins.sts.keys.
+// startSTSWithKeys starts one opa-sts replica with the given plugins.sts_sessions.keys.
 func startSTSWithKeys(t *testing.T, e *env, name string, keys map[string]any) (*opasts.Server, string) {
 	t.Helper()
 	dir := filepath.Join(e.dir, name)
@@ -100,12 +100,14 @@ func startSTSWithKeys(t *testing.T, e *env, name string, keys map[string]any) (*
 	writeJSON(t, configFile, map[string]any{
 		"persistence_directory": dir,
 		"decision_logs":         map[string]any{"console": true},
-		"plugins": map[string]any{"sts": map[string]any{
-			"addr":   stsAddr,
-			"issuer": "https://sts.e2e.opa-sts.test",
-			"keys":   keys,
-			"store":  map[string]any{"type": "bolt", "path": filepath.Join(dir, "sessions.db")},
-		}},
+		"plugins": map[string]any{
+			"sts_sessions": map[string]any{
+				"issuer": "https://sts.e2e.opa-sts.test",
+				"keys":   keys,
+				"store":  map[string]any{"type": "bolt", "path": filepath.Join(dir, "sessions.db")},
+			},
+			"sts": map[string]any{"addr": stsAddr},
+		},
 	})
 	srv := opasts.Start(t, dir, "-c", configFile, policyDir)
 	// The STS listener comes up with the plugin; wait for it.

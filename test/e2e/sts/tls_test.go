@@ -44,11 +44,14 @@ func TestTLSListener(t *testing.T) {
 	stsAddr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
 	writeJSON(t, filepath.Join(dir, "config.json"), map[string]any{
 		"persistence_directory": dir,
-		"plugins": map[string]any{"sts": map[string]any{
-			"addr":  stsAddr,
-			"tls":   map[string]any{"cert_file": certFile, "key_file": keyFile, "min_version": "1.3"},
-			"store": map[string]any{"type": "memory"},
-		}},
+		"plugins": map[string]any{
+			"sts_sessions": map[string]any{"issuer": "https://" + stsAddr, "store": map[string]any{"type": "memory"},
+				"keys": map[string]any{"generate": true}},
+			"sts": map[string]any{
+				"addr": stsAddr,
+				"tls":  map[string]any{"cert_file": certFile, "key_file": keyFile, "min_version": "1.3"},
+			},
+		},
 	})
 	opasts.Start(t, dir, "-c", filepath.Join(dir, "config.json"), policyDir)
 
