@@ -8,7 +8,6 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
-	"github.com/open-policy-agent/opa/v1/topdown"
 	"github.com/open-policy-agent/opa/v1/topdown/builtins"
 	"github.com/open-policy-agent/opa/v1/types"
 
@@ -109,12 +108,9 @@ func init() {
 // errMintRefused is the error of sts.issue_credentials in a server
 // outside the STS plugin's decision: OPA's REST API must not be a way to
 // mint credentials with the production keys.
-var errMintRefused = topdown.Halt{Err: &topdown.Error{
-	Code: topdown.BuiltinErr,
-	Message: IssueCredentialsName + ": refused: in a server, credentials are minted only by the STS plugin's own decision " +
-		"(plugins.sts), never by another evaluation such as a query through OPA's API; " +
-		"opa eval and opa test mint with a throwaway keyring",
-}}
+var errMintRefused = rego.NewHaltError(errors.New("refused: in a server, credentials are minted only by the STS plugin's own decision " +
+	"(plugins.sts), never by another evaluation such as a query through OPA's API; " +
+	"opa eval and opa test mint with a throwaway keyring"))
 
 func (s *state) issueCredentials(bctx rego.BuiltinContext, grantTerm *ast.Term) (*ast.Term, error) {
 	obj, err := builtins.ObjectOperand(grantTerm.Value, 1)
