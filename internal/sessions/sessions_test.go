@@ -1,0 +1,246 @@
+package sessions
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/keyring"
+	"github.com/opa-sts/opa-sts/internal/sessionstore"
+)
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Info(f string, a ...any)  { l.t.Logf("INFO "+f, a...) }
+func (l testLog) Warn(f string, a ...any)  { l.t.Logf("WARN "+f, a...) }
+func (l testLog) Error(f string, a ...any) { l.t.Logf("ERROR "+f, a...) }
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig(nil, "/p")
+	if err != nil || c.Configured() {
+		t.Fatalf("empty: %+v %v", c, err)
+	}
+	c, err = ParseConfig([]byte(`{}`), "/p")
+	if err != nil || c.Configured() {
+		t.Fatalf("{}: %+v %v", c, err)
+	}
+	c, err = ParseConfig([]byte(`{"issuer": "https://sts"}`), "/p")
+	if err != nil || !c.Configured() || c.Store.Type != "bolt" || c.Store.Path != "/p/sts-sessions.db" || c.Keys.Dir != "/p/sts-keys" ||
+		c.Keys.Generate || c.VerifiedTokenCacheSize != DefaultVerifiedTokenCacheSize {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	c, err = ParseConfig([]byte(`{"issuer": "https://sts", "store": {"type": "etcd", "etcd": {"endpoints": ["http://e:2379"]}}}`), "/p")
+	if err != nil || c.RevocationSnapshot != "/p/sts-revocations.json" {
+		t.Fatalf("etcd snapshot default: %+v %v", c, err)
+	}
+	for name, raw := range map[string]string{
+		"no issuer":            `{"store": {"type": "memory"}}`,
+		"unknown member":       `{"issuer": "i", "isuer": "x"}`,
+		"half keys":            `{"issuer": "i", "keys": {"signing_key_files": ["a"]}}`,
+		"files and generate":   `{"issuer": "i", "keys": {"signing_key_files": ["a"], "derivation_secret_file": "b", "generate": true}}`,
+		"store type":           `{"issuer": "i", "store": {"type": "redis"}}`,
+		"etcd no endpoints":    `{"issuer": "i", "store": {"type": "etcd", "etcd": {}}}`,
+		"etcd inline password": `{"issuer": "i", "store": {"type": "etcd", "etcd": {"endpoints": ["e"], "username": "u", "password": "p"}}}`,
+		"etcd user no file":    `{"issuer": "i", "store": {"type": "etcd", "etcd": {"endpoints": ["e"], "username": "u"}}}`,
+		"negative cache":       `{"issuer": "i", "verified_token_cache_size": -1}`,
+		"issuer with spaces":   `{"issuer": " https://sts"}`,
+	} {
+		if _, err := ParseConfig([]byte(raw), "/p"); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func mintOne(t *testing.T, a *Authority, subject string) credentials.Issued {
+	t.Helper()
+	c, err := a.Mint(credentials.Grant{Subject: subject, Duration: time.Hour, Source: credentials.Source{Issuer: "https://idp", ClientID: "app"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestVerifyChecksRevocations(t *testing.T) {
+	kr, _ := keyring.Generate()
+	a, err := NewForTest("https://sts", kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	alice, bob := mintOne(t, a, "alice"), mintOne(t, a, "bob")
+	if _, verr := a.Verify(ctx, alice.AccessKeyID, alice.SessionToken, time.Now()); verr != nil {
+		t.Fatal(verr)
+	}
+	if _, err := a.Revoke(ctx, sessionstore.Revocation{Kind: sessionstore.KindClient, Value: "app", At: time.Now()}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []credentials.Issued{alice, bob} {
+		if _, verr := a.Verify(ctx, c.AccessKeyID, c.SessionToken, time.Now()); verr == nil || verr.Code != CodeRevoked {
+			t.Fatalf("revoked client's session: %v", verr)
+		}
+	}
+	// Another authority's session (same issuer name, other keys) never verifies.
+	kr2, _ := keyring.Generate()
+	other, _ := NewForTest("https://sts", kr2)
+	foreign := mintOne(t, other, "alice")
+	if _, verr := a.Verify(ctx, foreign.AccessKeyID, foreign.SessionToken, time.Now()); verr == nil {
+		t.Fatal("a session of other keys verified")
+	}
+}
+
+// Before the revocations have loaded, nothing verifies, nothing is
+// minted or registered.
+func TestNotReadyRefusesEverything(t *testing.T) {
+	kr, _ := keyring.Generate()
+	ready, _ := NewForTest("https://sts", kr)
+	c := mintOne(t, ready, "alice")
+	a, err := newAuthority("https://sts", kr, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.store = sessionstore.NewMemory()
+	if a.Ready() == nil {
+		t.Fatal("ready before loading")
+	}
+	if _, verr := a.Verify(context.Background(), c.AccessKeyID, c.SessionToken, time.Now()); verr == nil || verr.Code != CodeNotReady {
+		t.Fatalf("verify: %v", verr)
+	}
+	if _, err := a.Mint(credentials.Grant{Subject: "a", Duration: time.Hour}, time.Now()); err != ErrNotReady {
+		t.Fatalf("mint: %v", err)
+	}
+	if err := a.Register(context.Background(), sessionstore.Session{}); err != ErrNotReady {
+		t.Fatalf("register: %v", err)
+	}
+	if _, err := a.Revoke(context.Background(), sessionstore.Revocation{Kind: sessionstore.KindAll, At: time.Now()}, time.Now()); err != ErrNotReady {
+		t.Fatalf("revoke: %v", err)
+	}
+	a.markLoaded()
+	select {
+	case <-a.Loaded():
+	default:
+		t.Fatal("Loaded not closed")
+	}
+	if _, verr := a.Verify(context.Background(), c.AccessKeyID, c.SessionToken, time.Now()); verr != nil {
+		t.Fatal(verr)
+	}
+}
+
+func TestOpenLoadsKeysOrSaysWhy(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := ParseConfig([]byte(`{"issuer": "https://sts", "store": {"type": "memory"}}`), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(context.Background(), cfg, testLog{t}); err == nil || !strings.Contains(err.Error(), "no STS keys in") {
+		t.Fatalf("missing keys: %v", err)
+	}
+	cfg.Keys.Generate = true
+	a, err := Open(context.Background(), cfg, testLog{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if a.Ready() != nil || a.Issuer() != "https://sts" {
+		t.Fatal("not ready after open")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sts-keys", "sts-signing-key.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal("second close:", err)
+	}
+}
+
+// The bolt store's revocations survive a restart: the view is loaded at
+// open, and sessions revoked before it stay refused.
+func TestBoltRevocationsSurviveARestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := ParseConfig([]byte(`{"issuer": "https://sts", "keys": {"generate": true}}`), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Open(context.Background(), cfg, testLog{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mintOne(t, a, "alice")
+	if _, err := a.Revoke(context.Background(), sessionstore.Revocation{Kind: sessionstore.KindSubject, Value: "alice", At: time.Now()}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Close()
+	b, err := Open(context.Background(), cfg, testLog{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, verr := b.Verify(context.Background(), c.AccessKeyID, c.SessionToken, time.Now()); verr == nil || verr.Code != CodeRevoked {
+		t.Fatalf("after restart: %v", verr)
+	}
+}
+
+func TestSnapshotRoundTripAndStrictRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rev.json")
+	s := newSnapshot(path, testLog{t})
+	now := time.Now().UTC().Truncate(time.Second)
+	r1, _ := sessionstore.PrepareRevocation(sessionstore.Revocation{Kind: sessionstore.KindSubject, Value: "alice", At: now}, now)
+	r2, _ := sessionstore.PrepareRevocation(sessionstore.Revocation{Kind: sessionstore.KindAll, At: now}, now)
+	s.replace([]sessionstore.Revocation{r1})
+	s.add(r2)
+	s.add(r2)
+	got, at, err := s.read()
+	if err != nil || len(got) != 2 || at.IsZero() {
+		t.Fatalf("read: %v %v %v", got, at, err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode: %v %v", fi, err)
+	}
+	for name, content := range map[string]string{
+		"not json":      `{`,
+		"version":       `{"version": 2, "saved_at": "2026-01-01T00:00:00Z", "revocations": []}`,
+		"unknown field": `{"version": 1, "extra": 1, "revocations": []}`,
+		"bad entry":     `{"version": 1, "revocations": [{"id": "x", "kind": "nope", "at": "2026-01-01T00:00:00Z"}]}`,
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.read(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	b, _ := json.Marshal(got)
+	if !strings.Contains(string(b), "alice") {
+		t.Fatal(string(b))
+	}
+}
+
+func TestContextCarriesOnlyWhatWasPut(t *testing.T) {
+	ctx := context.Background()
+	if VerifiedFrom(ctx, "a", "t") != nil || MintScopeFrom(ctx) != nil {
+		t.Fatal("empty context carries something")
+	}
+	s := &credentials.Session{SessionID: "s"}
+	ctx = WithVerified(ctx, "AKID", "token", s)
+	if VerifiedFrom(ctx, "AKID", "token") != s || VerifiedFrom(ctx, "AKID", "other") != nil || VerifiedFrom(ctx, "OTHER", "token") != nil {
+		t.Fatal("verified session for another key or token")
+	}
+	kr, _ := keyring.Generate()
+	a, _ := NewForTest("https://sts", kr)
+	ctx, scope := WithMinting(ctx, a)
+	if MintScopeFrom(ctx) != scope {
+		t.Fatal("scope")
+	}
+	if _, err := scope.Mint(credentials.Grant{Subject: "x", Duration: time.Hour}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if m := scope.Minted(); len(m) != 1 || m[0].Grant.Subject != "x" {
+		t.Fatalf("minted %v", m)
+	}
+}
