@@ -77,6 +77,12 @@ func runDev(ctx context.Context, addr, stsAddr, dir string) error {
 	if err := writeJSONFile(filepath.Join(policyDir, "data.json"), data); err != nil {
 		return err
 	}
+	// Even the development client's secret is not inline: OPA serves the
+	// configuration on GET /v1/config.
+	secretFile := filepath.Join(dir, "dev-client.secret")
+	if err := os.WriteFile(secretFile, []byte(devClientSecret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
 	config := map[string]any{
 		"persistence_directory": dir,
 		"decision_logs":         map[string]any{"console": true},
@@ -89,7 +95,7 @@ func runDev(ctx context.Context, addr, stsAddr, dir string) error {
 			"sts": map[string]any{
 				"addr": stsAddr,
 				"dev_issuer": map[string]any{"enabled": true, "key_file": filepath.Join(dir, "keys", "dev-issuer-key.pem"),
-					"clients": []any{map[string]any{"id": devClientID, "secret": devClientSecret}}},
+					"clients": []any{map[string]any{"id": devClientID, "secret_file": secretFile}}},
 			},
 		},
 	}

@@ -44,7 +44,9 @@ func setPolicy(t *testing.T, m *plugins.Manager, module string) {
 	}
 }
 
-func input(k, v string) ast.Value { return ast.NewObject(ast.Item(ast.StringTerm(k), ast.StringTerm(v))) }
+func input(k, v string) ast.Value {
+	return ast.NewObject(ast.Item(ast.StringTerm(k), ast.StringTerm(v)))
+}
 
 func TestEvalDecidesWithInputAndMetrics(t *testing.T) {
 	m := manager(t, "package d\n\ndecision := {\"allow\": input.user == \"alice\"}\n")

@@ -224,7 +224,6 @@ func (a *Authority) sink() sessionstore.RevocationSink {
 	return a.view
 }
 
-
 // snapshotSink feeds the view and keeps the local snapshot in step.
 type snapshotSink struct{ a *Authority }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/opa-sts/opa-sts/internal/secretfile"
 )
 
 // DefaultVerifiedTokenCacheSize bounds the cache of verified session tokens.
@@ -142,7 +144,7 @@ func (c *Config) validate(persistDir string) error {
 			return errors.New("store.etcd.tls needs ca_file, and cert_file with key_file for client certificates")
 		}
 		if e.Password != "" {
-			return errors.New("store.etcd.password is refused inline (OPA serves its configuration on GET /v1/config): put it in a file and name it in store.etcd.password_file")
+			return secretfile.Refused("store.etcd.password")
 		}
 		if (e.Username == "") != (e.PasswordFile == "") {
 			return errors.New("store.etcd: give username with password_file, or neither")

@@ -7,12 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/opa-sts/opa-sts/internal/keyring"
+	"github.com/opa-sts/opa-sts/internal/secretfile"
 	"github.com/opa-sts/opa-sts/internal/sessionstore"
 )
 
@@ -149,14 +149,11 @@ func openEtcd(c *EtcdConfig) (*sessionstore.Etcd, error) {
 		cfg.DialTimeout = time.Duration(c.DialTimeoutSeconds) * time.Second
 	}
 	if c.PasswordFile != "" {
-		b, err := os.ReadFile(c.PasswordFile)
+		pw, err := secretfile.Read(c.PasswordFile)
 		if err != nil {
 			return nil, fmt.Errorf("password_file: %w", err)
 		}
-		cfg.Password = strings.TrimRight(string(b), "\r\n")
-		if cfg.Password == "" {
-			return nil, errors.New("password_file is empty")
-		}
+		cfg.Password = pw
 	}
 	if c.TLS != nil {
 		ca, err := os.ReadFile(c.TLS.CAFile)

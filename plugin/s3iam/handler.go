@@ -78,7 +78,8 @@ func (p *Plugin) handle(r *http.Request, st *state) (any, *record, *apiError) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), seconds(limits.RequestTimeoutSeconds))
 	defer cancel()
-	h := &handler{cfg: st.cfg, authority: st.core.Authority(), eval: st.eval, logger: p.manager.Logger(), metrics: st.metrics}
+	h := &handler{cfg: st.cfg, authority: st.core.Authority(), eval: st.eval, logger: p.manager.Logger(), metrics: st.metrics,
+		evalMetrics: !st.cfg.DecisionLogs.Disabled && audit.Enabled(p.manager)}
 	switch r.URL.Path {
 	case "/private/version":
 		return map[string]any{"protocol": 1, "minClient": 1, "serverVersion": "opa-sts", "accountId": st.cfg.AccountID}, nil, nil
@@ -112,6 +113,8 @@ type handler struct {
 	eval      evaluatorIface
 	logger    logging.Logger
 	metrics   *metrics
+	// evalMetrics: collect evaluation metrics, for the decision log.
+	evalMetrics bool
 }
 
 type evaluatorIface interface {
@@ -193,7 +196,9 @@ func (h *handler) evaluatePolicy(ctx context.Context, body []byte, rec *record) 
 	// data.s3.decision's sts.verify_session finds the session verified
 	// above and does not verify it again.
 	ctx = sessions.WithVerified(ctx, req.AccessKeyID, req.SessionToken, s)
-	rec.metrics = evalmetrics.New()
+	if h.evalMetrics {
+		rec.metrics = evalmetrics.New()
+	}
 	cond := ast.NewObject()
 	for k, vs := range req.Condition {
 		terms := make([]*ast.Term, len(vs))

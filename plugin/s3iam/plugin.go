@@ -27,6 +27,7 @@ import (
 
 	"github.com/opa-sts/opa-sts/internal/core"
 	"github.com/opa-sts/opa-sts/internal/decision"
+	"github.com/opa-sts/opa-sts/internal/secretfile"
 )
 
 // Name is the plugin's name under "plugins".
@@ -50,10 +51,12 @@ type Config struct {
 		KeyFile      string `json:"key_file"`
 		ClientCAFile string `json:"client_ca_file"`
 	} `json:"tls"`
-	// AccessKey and SecretKey are what versitygw signs its requests with
-	// (--iam-standalone-access / --iam-standalone-secret).
-	AccessKey string `json:"access_key"`
-	SecretKey string `json:"secret_key"`
+	// AccessKey and the secret in SecretKeyFile are what versitygw signs
+	// its requests with (--iam-standalone-access / --iam-standalone-secret).
+	// An inline secret_key is refused: GET /v1/config would show it.
+	AccessKey     string `json:"access_key"`
+	SecretKeyFile string `json:"secret_key_file"`
+	SecretKey     string `json:"secret_key"`
 	// Issuer and Keys moved to plugins.sts_sessions, the session authority
 	// of the process; they are refused here with that advice.
 	Issuer json.RawMessage `json:"issuer"`
@@ -75,7 +78,8 @@ type Config struct {
 	// Limits bound the gateway's requests.
 	Limits Limits `json:"limits"`
 
-	query string
+	query     string
+	secretKey string // read from SecretKeyFile
 }
 
 // Limits bound the gateway's requests; zero means the default.
@@ -134,14 +138,24 @@ func parseConfig(raw []byte) (*Config, error) {
 	case c.Addr != "" && (c.TLS == nil || c.TLS.CertFile == "" || c.TLS.KeyFile == "" || c.TLS.ClientCAFile == ""):
 		// Like versitygw's own IAM service: no plaintext TCP, ever.
 		return nil, fmt.Errorf("plugins.%s: addr requires tls.cert_file, tls.key_file and tls.client_ca_file (mTLS)", Name)
-	case c.AccessKey == "" || len(c.SecretKey) < 16:
-		return nil, fmt.Errorf("plugins.%s: access_key and a secret_key of at least 16 characters are required", Name)
+	case c.SecretKey != "":
+		return nil, fmt.Errorf("plugins.%s: %w", Name, secretfile.Refused("secret_key"))
+	case c.AccessKey == "" || c.SecretKeyFile == "":
+		return nil, fmt.Errorf("plugins.%s: access_key and secret_key_file (the gateway's --iam-standalone-secret) are required", Name)
 	case c.Issuer != nil || c.Keys != nil:
 		return nil, fmt.Errorf("plugins.%s: issuer and keys moved to plugins.%s: the session authority (issuer, keys, store) is one section for the whole process", Name, core.Name)
 	}
 	if err := c.Limits.defaults(); err != nil {
 		return nil, fmt.Errorf("plugins.%s: %w", Name, err)
 	}
+	secret, err := secretfile.Read(c.SecretKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("plugins.%s: secret_key_file: %w", Name, err)
+	}
+	if len(secret) < 16 {
+		return nil, fmt.Errorf("plugins.%s: the gateway secret in secret_key_file must have at least 16 characters", Name)
+	}
+	c.secretKey = secret
 	if c.Decision == "" {
 		c.Decision = "s3/decision"
 	}
@@ -220,7 +234,7 @@ func (p *Plugin) start(ctx context.Context, cfg *Config) error {
 	p.state.Store(&state{
 		cfg:     cfg,
 		eval:    decision.New(ctx, p.manager, cfg.query),
-		gateway: newGatewayAuth(cfg.AccessKey, cfg.SecretKey),
+		gateway: newGatewayAuth(cfg.AccessKey, cfg.secretKey),
 		metrics: m,
 		core:    owner,
 	})

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/opa-sts/opa-sts/internal/secretfile"
 )
 
 // Name is the plugin's name under "plugins" in OPA's configuration.
@@ -91,9 +93,14 @@ type DevIssuerConfig struct {
 
 // DevClient is a client of the development issuer.
 type DevClient struct {
-	ID     string         `json:"id"`
-	Secret string         `json:"secret"`
-	Claims map[string]any `json:"claims"`
+	ID string `json:"id"`
+	// SecretFile holds the client secret. An inline secret is refused:
+	// GET /v1/config would show it.
+	SecretFile string         `json:"secret_file"`
+	Secret     string         `json:"secret"`
+	Claims     map[string]any `json:"claims"`
+
+	secret string
 }
 
 // parseConfig decodes and validates raw configuration; persistDir is OPA's
@@ -189,10 +196,22 @@ func (c *Config) validate(persistDir string) error {
 		if len(d.Clients) == 0 {
 			return errors.New("dev_issuer: at least one client is required")
 		}
-		for i, cl := range d.Clients {
-			if cl.ID == "" || len(cl.Secret) < 8 {
-				return fmt.Errorf("dev_issuer.clients[%d]: id and a secret of at least 8 characters are required", i)
+		for i := range d.Clients {
+			cl := &d.Clients[i]
+			if cl.Secret != "" {
+				return fmt.Errorf("dev_issuer.clients[%d]: %w", i, secretfile.Refused("secret"))
 			}
+			if cl.ID == "" || cl.SecretFile == "" {
+				return fmt.Errorf("dev_issuer.clients[%d]: id and secret_file are required", i)
+			}
+			secret, err := secretfile.Read(cl.SecretFile)
+			if err != nil {
+				return fmt.Errorf("dev_issuer.clients[%d].secret_file: %w", i, err)
+			}
+			if len(secret) < 8 {
+				return fmt.Errorf("dev_issuer.clients[%d]: the secret must have at least 8 characters", i)
+			}
+			cl.secret = secret
 		}
 		if d.TokenTTLSeconds < 0 {
 			return errors.New("dev_issuer.token_ttl_seconds must not be negative")

@@ -152,7 +152,7 @@ func (d *devIssuer) token(w http.ResponseWriter, r *http.Request) {
 		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
 	}
 	client, known := d.clients[id]
-	if !known || subtle.ConstantTimeCompare([]byte(secret), []byte(client.Secret)) != 1 {
+	if !known || subtle.ConstantTimeCompare([]byte(secret), []byte(client.secret)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Basic realm="opa-sts dev issuer"`)
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return

@@ -80,7 +80,9 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 
 	clientIP := sourceIP(r, cfg.trustedProxies)
 	out.input = buildInput(req, policyDoc, r, requestID, clientIP)
-	out.metrics = evalmetrics.New()
+	if !cfg.DecisionLogs.Disabled && audit.Enabled(p.manager) {
+		out.metrics = evalmetrics.New() // for the decision log only
+	}
 	// The decision may mint with the production keys (sts.issue_credentials);
 	// whatever it mints is registered below like the plugin's own.
 	evalCtx, scope := sessions.WithMinting(ctx, authority)

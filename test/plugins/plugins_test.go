@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,6 +62,13 @@ func (h *harness) stop() {
 		h.stopped = true
 		h.m.Stop(context.Background())
 	}
+}
+
+func secretFile(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "gateway-secret")
+	must(t, os.WriteFile(path, []byte(gwSK+"\n"), 0o600))
+	return path
 }
 
 func must(t testing.TB, err error) {
@@ -183,7 +191,7 @@ func TestEnforcementOnlyManager(t *testing.T) {
 	dir := t.TempDir()
 	kr := generateKeys(t, dir)
 	socket := filepath.Join(dir, "iam.sock")
-	h := newManager(t, dir, `{"plugins": {`+sessionsConfig(dir)+`, "s3_iam": {"socket": "`+socket+`", "access_key": "`+gwAK+`", "secret_key": "`+gwSK+`"}}}`, nil)
+	h := newManager(t, dir, `{"plugins": {`+sessionsConfig(dir)+`, "s3_iam": {"socket": "`+socket+`", "access_key": "`+gwAK+`", "secret_key_file": "`+secretFile(t, dir)+`"}}}`, nil)
 	must(t, h.m.Start(context.Background()))
 	if h.status(core.Name) != plugins.StateOK || h.status(s3iam.Name) != plugins.StateOK {
 		t.Fatalf("statuses %v", h.m.PluginStatus())

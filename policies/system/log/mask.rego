@@ -23,13 +23,34 @@ mask contains "/result/secret_access_key"
 
 mask contains "/result/session_token"
 
-# MinIO's access-management plugin puts every request header and query
-# parameter into input.conditions: its own session token, the SigV4
-# Authorization header and presigned signature, SSE-C encryption keys,
-# cookies. Those conditions are erased, whatever their case.
+# The same secrets deeper in an entry: an ad-hoc /v1/query returns its
+# bindings (a minted credential under any variable name), a decision may
+# carry a token it was given, and MinIO's access-management plugin puts
+# every request header and query parameter into input.conditions (its own
+# session token, the SigV4 Authorization and Proxy-Authorization headers,
+# the presigned signature, SSE-C keys, cookies). Every member whose name
+# is a secret's, or a secret header's, is erased at any depth of the input
+# and the result, whatever its case.
+secret_members := {
+	"token",
+	"access_token",
+	"id_token",
+	"refresh_token",
+	"web_identity_token",
+	"webidentitytoken",
+	"session_token",
+	"sessiontoken",
+	"secret_access_key",
+	"secretaccesskey",
+	"secret_key",
+	"client_secret",
+	"password",
+	"derivedkey",
+}
+
 secret_condition_keys := {
-	"authorization",
 	"cookie",
+	"set-cookie",
 	"x-amz-security-token",
 	"x-amz-signature",
 	"x-amz-server-side-encryption-customer-key",
@@ -37,13 +58,31 @@ secret_condition_keys := {
 	"x-minio-replication-server-side-encryption-sealed-key",
 }
 
-mask contains concat("/", ["", "input", "conditions", escaped]) if {
-	some key, _ in input.input.conditions
-	lower(key) in secret_condition_keys
+# A header class: anything that authorizes (Authorization,
+# Proxy-Authorization, X-...-Authorization) or carries a customer key.
+secret_name(name) if lower(name) in secret_members
 
-	# JSON pointer escaping (RFC 6901) of the member name
-	escaped := replace(replace(key, "~", "~0"), "/", "~1")
+secret_name(name) if lower(name) in secret_condition_keys
+
+secret_name(name) if endswith(lower(name), "authorization")
+
+secret_name(name) if contains(lower(name), "customer-key")
+
+mask contains pointer if {
+	some root in ["input", "result"]
+	walk(input[root], [path, _])
+	count(path) > 0
+	name := path[count(path) - 1]
+	is_string(name)
+	secret_name(name)
+	pointer := concat("/", array.concat(["", root], [pointer_token(p) | some p in path]))
 }
+
+# JSON pointer escaping (RFC 6901) of a member name; array indexes as
+# numbers.
+pointer_token(p) := replace(replace(p, "~", "~0"), "/", "~1") if is_string(p)
+
+pointer_token(p) := format_int(p, 10) if is_number(p)
 
 # The Referer may be a presigned URL, whose query carries a session token
 # and a signature: it is logged without its query and fragment.

@@ -46,3 +46,37 @@ test_minio_referer_is_logged_without_its_query if {
 	masked := log.mask with input as event
 	{"op": "upsert", "path": "/input/conditions/Referer", "value": ["https://app.example/view"]} in masked
 }
+
+test_proxy_authorization_and_customer_keys_by_class if {
+	event := {"input": {"conditions": {
+		"Proxy-Authorization": ["Basic dXNlcjpwYXNz"],
+		"X-Custom-Authorization": ["secret"],
+		"x-amz-server-side-encryption-customer-key-md5": ["abc"],
+		"Content-Type": ["text/plain"],
+	}}}
+	masked := log.mask with input as event
+	"/input/conditions/Proxy-Authorization" in masked
+	"/input/conditions/X-Custom-Authorization" in masked
+	"/input/conditions/x-amz-server-side-encryption-customer-key-md5" in masked
+	not "/input/conditions/Content-Type" in masked
+}
+
+# An ad-hoc /v1/query that mints returns the credentials in its bindings:
+# the secret members are masked where they are.
+test_secrets_masked_at_any_depth if {
+	event := {
+		"input": {"nested": {"deeper": [{"Session_Token": "t"}]}},
+		"result": [{"x": {"access_key_id": "ASIA", "secret_access_key": "s", "session_token": "t"}}],
+	}
+	masked := log.mask with input as event
+	"/input/nested/deeper/0/Session_Token" in masked
+	"/result/0/x/secret_access_key" in masked
+	"/result/0/x/session_token" in masked
+	not "/result/0/x/access_key_id" in masked
+}
+
+test_pointer_escaping if {
+	event := {"input": {"a/b": {"c~d": {"token": "t"}}}}
+	masked := log.mask with input as event
+	"/input/a~1b/c~0d/token" in masked
+}

@@ -55,6 +55,16 @@ func versitygwBinary(t testing.TB) string {
 	return bin
 }
 
+// gatewaySecretFile writes the gateway's IAM secret (versitygw's
+// --iam-standalone-secret) where plugins.s3_iam.secret_key_file names it.
+func gatewaySecretFile(t testing.TB, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "gateway-iam-secret")
+	must(t, os.MkdirAll(dir, 0o700))
+	must(t, os.WriteFile(path, []byte(gwSK+"\n"), 0o600))
+	return path
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
@@ -94,7 +104,7 @@ func startEnvWith(t testing.TB, mtls bool) *env {
 	stsAddr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
 	keysDir := filepath.Join(dir, "keys")
 	cfg := filepath.Join(dir, "config.json")
-	iamCfg := map[string]any{"socket": socket, "access_key": gwAK, "secret_key": gwSK}
+	iamCfg := map[string]any{"socket": socket, "access_key": gwAK, "secret_key_file": gatewaySecretFile(t, dir)}
 	endpoint := socket
 	var gwTLS []string
 	if mtls {
@@ -121,6 +131,9 @@ func startEnvWith(t testing.TB, mtls bool) *env {
 	if !mtls {
 		waitFor(t, func() bool { _, err := os.Stat(socket); return err == nil })
 	}
+
+	// The gateway secret is read from its file and never shown by OPA.
+	opasts.ExpectConfigWithout(t, srv.URL, gwSK)
 
 	// versitygw over a POSIX directory, asking opa-sts about every non-root request.
 	s3Addr := startVersitygw(t, dir, endpoint, srv.Logs, gwTLS...)

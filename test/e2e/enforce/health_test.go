@@ -28,7 +28,7 @@ func TestEnforcementRefusesToStartWithoutTheSessionAuthority(t *testing.T) {
 			policyDir := filepath.Join(dir, "policy")
 			must(t, policies.WriteDefault(policyDir))
 			plugins := map[string]any{"s3_iam": map[string]any{
-				"socket": filepath.Join(dir, "iam.sock"), "access_key": gwAK, "secret_key": gwSK,
+				"socket": filepath.Join(dir, "iam.sock"), "access_key": gwAK, "secret_key_file": gatewaySecretFile(t, dir),
 			}}
 			if c.sessions != nil {
 				plugins["sts_sessions"] = c.sessions

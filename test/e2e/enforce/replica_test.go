@@ -92,7 +92,7 @@ func startEnforcementReplica(t *testing.T, dir, socket, keysDir string, n *etcdN
 		"persistence_directory": dir,
 		"plugins": map[string]any{
 			"sts_sessions": sessionsOnEtcd(keysDir, n),
-			"s3_iam":       map[string]any{"socket": socket, "access_key": gwAK, "secret_key": gwSK},
+			"s3_iam":       map[string]any{"socket": socket, "access_key": gwAK, "secret_key_file": gatewaySecretFile(t, dir)},
 		},
 	})
 	srv := opasts.Start(t, dir, "-c", cfg, policyDir)

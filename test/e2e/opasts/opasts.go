@@ -189,3 +189,24 @@ func VerifySession(t testing.TB, apiURL, accessKeyID, sessionToken string) map[s
 	}
 	return out.Result[0].R
 }
+
+// ExpectConfigWithout fetches GET /v1/config from an opa-sts server's OPA
+// API and fails the test if any of the secrets appears in it: OPA serves
+// its whole configuration there and redacts only its own members.
+func ExpectConfigWithout(t testing.TB, apiURL string, secrets ...string) {
+	t.Helper()
+	resp, err := http.Get(apiURL + "/v1/config")
+	if err != nil {
+		t.Fatalf("GET /v1/config: %v", err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/config: %d %v", resp.StatusCode, err)
+	}
+	for _, s := range secrets {
+		if s != "" && bytes.Contains(buf.Bytes(), []byte(s)) {
+			t.Fatalf("GET /v1/config shows a secret:\n%s", buf.String())
+		}
+	}
+}

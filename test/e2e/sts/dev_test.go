@@ -84,6 +84,9 @@ func TestDevMode(t *testing.T) {
 		t.Fatalf("aws cli: %v\n%s\n%s", err, stdout, stderr)
 	}
 
+	// The configuration OPA serves holds no secret of the dev issuer.
+	opasts.ExpectConfigWithout(t, "http://"+api, "dev-client-secret")
+
 	// Keys and sessions persist in the data directory.
 	for _, f := range []string{"keys/sts-signing-key.pem", "keys/sts-derivation-secret", "sessions.db", "policy/sts/decision.rego", "config.json"} {
 		if _, err := os.Stat(filepath.Join(dir, "state", f)); err != nil {
