@@ -36,6 +36,9 @@ const (
 	CodeMethodNotAllowed = "MethodNotAllowed"
 	// CodeRequestEntityTooLarge answers a body over Limits.MaxBodyBytes (413).
 	CodeRequestEntityTooLarge = "RequestEntityTooLarge"
+	// CodeRequestTimeout answers a body not received within the read
+	// deadline (400, as S3 answers a connection that stalls).
+	CodeRequestTimeout = "RequestTimeout"
 	// CodeServiceUnavailable answers when the service cannot decide now (for
 	// example no policy loaded yet); AWS SDKs retry 503 with back-off.
 	CodeServiceUnavailable = "ServiceUnavailable"
@@ -157,6 +160,11 @@ func MethodNotAllowed() *Error {
 func RequestEntityTooLarge(limit int64) *Error {
 	return newError(http.StatusRequestEntityTooLarge, CodeRequestEntityTooLarge,
 		"The request body exceeds "+strconv.FormatInt(limit, 10)+" bytes")
+}
+
+// RequestTimeout: the body did not arrive in time (400, Sender).
+func RequestTimeout() *Error {
+	return newError(http.StatusBadRequest, CodeRequestTimeout, "The request body was not received within the time allowed")
 }
 
 // ServiceUnavailable: the service cannot answer now (503, Receiver).

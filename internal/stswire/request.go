@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -327,6 +328,9 @@ func readBody(r *http.Request, limit int64) (string, *Error) {
 		if err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				return "", RequestEntityTooLarge(limit)
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				return "", RequestTimeout()
 			}
 			return "", InvalidParameterValue("The request body could not be read")
 		}

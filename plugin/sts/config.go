@@ -69,7 +69,14 @@ type LimitsConfig struct {
 	MaxTokenBytes         int   `json:"max_token_bytes"`         // default 20000
 	MaxPolicyBytes        int   `json:"max_policy_bytes"`        // default 2048
 	RequestTimeoutSeconds int   `json:"request_timeout_seconds"` // default 10
-	MaxConcurrentRequests int   `json:"max_concurrent_requests"` // default 1024; more get 503
+	MaxConcurrentRequests int   `json:"max_concurrent_requests"` // default 1024 decisions at once; more get 503
+	// BodyReadTimeoutSeconds bounds the wait for a request's body (default
+	// 5). The body is read before a decision slot is taken, so clients
+	// that trickle a body hold a connection, never a slot.
+	BodyReadTimeoutSeconds int `json:"body_read_timeout_seconds"`
+	// MaxConnections caps open connections (default 4096); one more is
+	// answered 503 and closed at once.
+	MaxConnections int `json:"max_connections"`
 }
 
 // DecisionLogConfig controls decision logs.
@@ -174,7 +181,8 @@ func (c *Config) validate(persistDir string) error {
 		}
 	}
 	l := &c.Limits
-	if l.MaxBodyBytes < 0 || l.MaxTokenBytes < 0 || l.MaxPolicyBytes < 0 || l.RequestTimeoutSeconds < 0 || l.MaxConcurrentRequests < 0 {
+	if l.MaxBodyBytes < 0 || l.MaxTokenBytes < 0 || l.MaxPolicyBytes < 0 || l.RequestTimeoutSeconds < 0 || l.MaxConcurrentRequests < 0 ||
+		l.BodyReadTimeoutSeconds < 0 || l.MaxConnections < 0 {
 		return errors.New("limits must not be negative")
 	}
 	if l.MaxBodyBytes == 0 {
@@ -191,6 +199,12 @@ func (c *Config) validate(persistDir string) error {
 	}
 	if l.MaxConcurrentRequests == 0 {
 		l.MaxConcurrentRequests = 1024
+	}
+	if l.BodyReadTimeoutSeconds == 0 {
+		l.BodyReadTimeoutSeconds = 5
+	}
+	if l.MaxConnections == 0 {
+		l.MaxConnections = 4096
 	}
 	if d := c.DevIssuer; d != nil && d.Enabled {
 		if len(d.Clients) == 0 {

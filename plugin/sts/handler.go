@@ -45,6 +45,10 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		p.finish(r.Context(), &out, requestID, start)
 	}()
 
+	// The body is read under its own short deadline and before a decision
+	// slot is taken: a client that trickles its body holds a connection
+	// (capped by max_connections), never a slot.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Duration(cfg.Limits.BodyReadTimeoutSeconds) * time.Second))
 	req, werr := stswire.ParseRequest(r, stswire.Limits{
 		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
 		MaxTokenBytes:  cfg.Limits.MaxTokenBytes,
@@ -56,6 +60,12 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		return
 	}
 	out.action = string(req.Action)
+	if !p.takeSlot() {
+		out.err = errBusy
+		stswire.WriteError(w, out.err, requestID)
+		return
+	}
+	defer p.releaseSlot()
 	policyDoc, werr := checkSessionPolicy(req.Policy)
 	if werr != nil {
 		out.err = werr

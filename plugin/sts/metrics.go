@@ -12,6 +12,8 @@ type metrics struct {
 	issued   *prometheus.CounterVec   // action
 	denied   *prometheus.CounterVec   // action, code
 	duration *prometheus.HistogramVec // action, outcome
+	// connectionsRefused counts connections closed at once over max_connections.
+	connectionsRefused prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -29,6 +31,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "STS request latency, by STS action and outcome (issued or error).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"action", "outcome"}),
+		connectionsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "opa_sts_connections_refused_total",
+			Help: "Connections to the STS listener answered 503 and closed because max_connections were open.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -37,5 +43,6 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.issued = promutil.Register(reg, m.issued, &err)
 	m.denied = promutil.Register(reg, m.denied, &err)
 	m.duration = promutil.Register(reg, m.duration, &err)
+	m.connectionsRefused = promutil.Register(reg, m.connectionsRefused, &err)
 	return m, err
 }

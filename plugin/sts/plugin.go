@@ -125,6 +125,8 @@ func (p *Plugin) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	// Capped below TLS, so that the server still sees *tls.Conn.
+	ln = newCappedListener(ln, cfg.Limits.MaxConnections, p.metrics.connectionsRefused.Inc)
 	if cfg.TLS != nil {
 		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 		if err != nil {
@@ -189,6 +191,21 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
 	p.setStatus(plugins.StateOK, "")
 }
 
+var errBusy = stswire.ServiceUnavailable("too many concurrent requests")
+
+// takeSlot takes one of the max_concurrent_requests slots, without
+// waiting.
+func (p *Plugin) takeSlot() bool {
+	select {
+	case p.sem <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *Plugin) releaseSlot() { <-p.sem }
+
 var errNoAuthority = stswire.ServiceUnavailable("the session authority is not running")
 
 var errNotFound = &stswire.Error{Status: http.StatusNotFound, Type: stswire.TypeSender, Code: "NotFound", Message: "no such endpoint: the STS answers POST /"}
@@ -196,16 +213,18 @@ var errNotFound = &stswire.Error{Status: http.StatusNotFound, Type: stswire.Type
 // ServeHTTP routes the STS listener's requests.
 func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := audit.NewID()
-	select {
-	case p.sem <- struct{}{}:
-		defer func() { <-p.sem }()
-	default:
-		stswire.WriteError(w, stswire.ServiceUnavailable("too many concurrent requests"), requestID)
+	if r.URL.Path == "/" {
+		// Takes its decision slot once the body is in (serveSTS).
+		p.serveSTS(w, r, requestID)
 		return
 	}
+	if !p.takeSlot() {
+		p.metrics.denied.WithLabelValues("other", stswire.CodeServiceUnavailable).Inc()
+		stswire.WriteError(w, errBusy, requestID)
+		return
+	}
+	defer p.releaseSlot()
 	switch {
-	case r.URL.Path == "/":
-		p.serveSTS(w, r, requestID)
 	case r.URL.Path == "/.well-known/jwks.json" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		a := p.authority()
 		if a == nil {
