@@ -160,4 +160,3 @@ func waitForMetric(t *testing.T, apiURL, series string, atLeast float64) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
-
