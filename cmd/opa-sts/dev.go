@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -46,6 +48,11 @@ to anyone who knows the printed client secret. Production deployments use
 }
 
 func runDev(ctx context.Context, addr, stsAddr, dir string) error {
+	for flag, a := range map[string]string{"--addr": addr, "--sts-addr": stsAddr} {
+		if err := requireLoopback(a); err != nil {
+			return fmt.Errorf("dev: %s %s: %w", flag, a, err)
+		}
+	}
 	if addr == stsAddr {
 		return fmt.Errorf("dev: --addr (the OPA REST API) and --sts-addr (the STS) must be different addresses, both are %s", addr)
 	}
@@ -122,6 +129,22 @@ func runDev(ctx context.Context, addr, stsAddr, dir string) error {
 	}
 	printDevBanner(os.Stderr, stsURL, devIssuer, addr, dir)
 	return rt.Serve(ctx)
+}
+
+// requireLoopback refuses an address other machines can reach: dev mode
+// prints a fixed client secret and leaves OPA's API open.
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return errors.New("development mode listens on loopback only (127.0.0.1, ::1 or localhost): its client secret is printed and fixed, and its OPA API is open")
 }
 
 func writeJSONFile(path string, v any) error {

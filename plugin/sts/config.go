@@ -106,6 +106,9 @@ type DevClient struct {
 	SecretFile string         `json:"secret_file"`
 	Secret     string         `json:"secret"`
 	Claims     map[string]any `json:"claims"`
+	// Scopes are the scopes the client may be granted (default
+	// ["profile"]); a token request for any other is invalid_scope.
+	Scopes []string `json:"scopes"`
 
 	secret string
 }
@@ -226,6 +229,9 @@ func (c *Config) validate(persistDir string) error {
 				return fmt.Errorf("dev_issuer.clients[%d]: the secret must have at least 8 characters", i)
 			}
 			cl.secret = secret
+			if len(cl.Scopes) == 0 {
+				cl.Scopes = []string{"profile"}
+			}
 		}
 		if d.TokenTTLSeconds < 0 {
 			return errors.New("dev_issuer.token_ttl_seconds must not be negative")

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,6 +158,11 @@ func (d *devIssuer) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
+	scope, ok := grantedScope(client.Scopes, r.PostForm.Get("scope"))
+	if !ok {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_scope"})
+		return
+	}
 	now := time.Now()
 	jti := make([]byte, 12)
 	_, _ = rand.Read(jti)
@@ -167,7 +173,7 @@ func (d *devIssuer) token(w http.ResponseWriter, r *http.Request) {
 		"azp":                id,
 		"client_id":          id,
 		"preferred_username": "service-account-" + id,
-		"scope":              strings.TrimSpace("profile " + r.PostForm.Get("scope")),
+		"scope":              scope,
 		"iat":                now.Unix(),
 		"exp":                now.Add(d.ttl).Unix(),
 		"jti":                base64.RawURLEncoding.EncodeToString(jti),
@@ -196,6 +202,25 @@ func (d *devIssuer) token(w http.ResponseWriter, r *http.Request) {
 		"expires_in":   int(d.ttl.Seconds()),
 		"scope":        claims["scope"],
 	})
+}
+
+// grantedScope is the scope a token gets: the requested scopes, each of
+// which the client must be allowed (RFC 6749 3.3: invalid_scope
+// otherwise), or all the client's scopes when none is requested.
+func grantedScope(allowed []string, requested string) (string, bool) {
+	if strings.TrimSpace(requested) == "" {
+		return strings.Join(allowed, " "), true
+	}
+	var out []string
+	for _, s := range strings.Fields(requested) {
+		if !slices.Contains(allowed, s) {
+			return "", false
+		}
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, " "), true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -71,6 +71,14 @@ func TestDevMode(t *testing.T) {
 		t.Fatalf("wrong secret: %v %v", resp, err)
 	}
 
+	// A scope the client may not have is refused (RFC 6749 invalid_scope).
+	req, _ = http.NewRequest(http.MethodPost, stsURL+"/dev/token", strings.NewReader("grant_type=client_credentials&scope=admin"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("dev-client", "dev-client-secret")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("a scope the client may not have: %v %v", resp, err)
+	}
+
 	// 2. Credentials with a plain form POST, as the banner's curl does.
 	form := url.Values{"Action": {"AssumeRoleWithClientGrants"}, "Version": {"2011-06-15"}, "DurationSeconds": {"3600"}, "Token": {tok.AccessToken}}
 	status, body, _ := post(t, stsURL+"/", "application/x-www-form-urlencoded", form.Encode())
@@ -188,5 +196,21 @@ func TestDevModeRefusesOneAddressForBoth(t *testing.T) {
 	res := opasts.Run(t, t.TempDir(), "dev", "--addr", addr, "--sts-addr", addr)
 	if res.Exit == 0 || !strings.Contains(res.Stderr, "must be different addresses") {
 		t.Fatalf("exit %d, stderr %q", res.Exit, res.Stderr)
+	}
+}
+
+// Development mode never listens where other machines reach it: its
+// client secret is printed and fixed, its OPA API open.
+func TestDevModeRefusesNonLoopbackAddresses(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"--sts-addr", "0.0.0.0:" + strconv.Itoa(opasts.FreePort(t))},
+		{"--sts-addr", ":" + strconv.Itoa(opasts.FreePort(t))},
+		{"--addr", "0.0.0.0:" + strconv.Itoa(opasts.FreePort(t))},
+	} {
+		res := opasts.Run(t, dir, append([]string{"dev", "--data-dir", filepath.Join(dir, "state")}, args...)...)
+		if res.Exit == 0 || !strings.Contains(res.Stderr, "loopback only") {
+			t.Errorf("%v: exit %d\n%s", args, res.Exit, res.Stderr)
+		}
 	}
 }
