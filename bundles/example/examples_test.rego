@@ -28,7 +28,7 @@ test_wso2_without_sub if {
 		"scope": "default", "exp": 4102444800,
 	})
 	r.allow
-	r.identity.subject == "Xq1bFvT9sD3kLw2E7nHy"
+	r.identity.subject == "client:Xq1bFvT9sD3kLw2E7nHy"
 	r.identity.roles == ["ingest"]
 	r.duration_seconds == 3600
 }

@@ -241,6 +241,10 @@ func str(o ast.Object, k string) (string, bool) {
 	return string(s), ok
 }
 
+// ClientSubjectPrefix starts the subject of a token that claims none: it
+// is named after its client, apart from every subject an IdP can claim.
+const ClientSubjectPrefix = "client:"
+
 // Resolve returns the identity of claims.
 func (c *Config) Resolve(claims ast.Object) Identity {
 	var id Identity
@@ -254,15 +258,16 @@ func (c *Config) Resolve(claims ast.Object) Identity {
 	if !known {
 		p = provider{subjectClaim: "sub", groupsClaim: "groups"}
 	}
-	// A token without a subject is named by its client, but only a
-	// subject the token claims matches a "subjects" criterion: client ids
-	// and subjects are different namespaces, and a client someone could
-	// register under a user's name must not get that user's roles.
+	// A token without a subject is named by its client, in a namespace of
+	// its own ("client:<id>"): a client someone could register under a
+	// user's name must not become that user (${aws:username}, the
+	// session's subject, subject revocations, the principal ARN), and only
+	// a subject the token claims matches a "subjects" criterion.
 	claimedSubject := ""
 	if s, ok := str(claims, p.subjectClaim); ok && s != "" {
 		id.Subject, claimedSubject = s, s
-	} else {
-		id.Subject = id.ClientID
+	} else if id.ClientID != "" {
+		id.Subject = ClientSubjectPrefix + id.ClientID
 	}
 	ib := c.bindings[iss]
 	if ib == nil {

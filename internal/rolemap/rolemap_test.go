@@ -34,7 +34,7 @@ func TestResolve(t *testing.T) {
 		t.Fatalf("%+v", id)
 	}
 	id = c.Resolve(ast.MustParseTerm(`{"iss": "x", "client_id": "app"}`).Value.(ast.Object))
-	if id.Subject != "app" || len(id.Roles) != 0 {
+	if id.Subject != "client:app" || len(id.Roles) != 0 {
 		t.Fatalf("unknown issuer: %+v", id)
 	}
 }
@@ -117,7 +117,7 @@ func TestIndexAgreesWithAScanOfEveryBinding(t *testing.T) {
 func TestSubjectsMatchOnlyAClaimedSubject(t *testing.T) {
 	c := cfg(t, `{"bindings": [{"role": "alice-home", "issuer": "i", "subjects": ["alice"]}]}`)
 	id := c.Resolve(ast.MustParseTerm(`{"iss": "i", "azp": "alice"}`).Value.(ast.Object))
-	if id.Subject != "alice" || len(id.Roles) != 0 {
+	if id.Subject != "client:alice" || len(id.Roles) != 0 {
 		t.Fatalf("a client named alice without a subject: %+v", id)
 	}
 	id = c.Resolve(ast.MustParseTerm(`{"iss": "i", "azp": "app", "sub": "alice"}`).Value.(ast.Object))

@@ -92,8 +92,19 @@ test_subject_from_client_id_when_sub_is_missing if {
 		ec_private,
 	)
 	d := decide(tok, 0)
-	d.grant.subject == "app"
+	d.grant.subject == "client:app"
 	d.grant.source.sub == ""
+	d.grant.variables["aws:username"] == "client:app"
+}
+
+# A client registered under a user's name is not that user: its subject
+# (and so ${aws:username}, subject revocation, the principal) is in the
+# client namespace.
+test_a_client_named_like_a_user_is_not_the_user if {
+	id := sts.mapping.identity({"iss": iss, "azp": "alice", "client_id": "alice"})
+	id.subject == "client:alice"
+	id.variables["aws:username"] == "client:alice"
+	not id.variables["jwt:sub"]
 }
 
 test_client_id_claim_when_no_azp if {

@@ -66,7 +66,7 @@ test_statements_of_roles if {
 
 test_subject_rules if {
 	mapping.identity({"iss": iss, "sub": "u1", "azp": "app"}).subject == "u1" with data.opa_sts as config
-	mapping.identity({"iss": iss, "azp": "app"}).subject == "app" with data.opa_sts as config
+	mapping.identity({"iss": iss, "azp": "app"}).subject == "client:app" with data.opa_sts as config
 	not mapping.identity({"iss": iss}).subject with data.opa_sts as config
 	mapping.identity({"client_id": "c"}).client_id == "c" with data.opa_sts as config
 	mapping.identity({}).client_id == "" with data.opa_sts as config
