@@ -246,13 +246,25 @@ func (p *Plugin) Stop(ctx context.Context) {
 
 // Reconfigure opens the authority of the new configuration and then
 // closes the old one. If the new one cannot be opened, the old one stays
-// in service and the status says why.
+// in service and the status says why. A bolt file admits one opener at a
+// time: when both use the same file, the old authority is closed first,
+// and opened again if the new one fails.
 func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	next := cfg.(*sessions.Config)
+	sameFile := p.cfg.Configured() && next.Configured() && p.cfg.Store.Type == "bolt" && next.Store.Type == "bolt" &&
+		p.cfg.Store.Path == next.Store.Path
+	if sameFile {
+		p.replace(nil)
+	}
 	if err := p.open(ctx, next); err != nil {
 		p.logger().Error("%s plugin: reconfigure: %v (the previous session authority stays in service)", Name, err)
+		if sameFile {
+			if rerr := p.open(ctx, p.cfg); rerr != nil {
+				p.logger().Error("%s plugin: the previous session authority could not be reopened: %v", Name, rerr)
+			}
+		}
 		p.setStatus(plugins.StateErr, err.Error())
 		return
 	}

@@ -368,3 +368,44 @@ func TestSTSPluginLifecycle(t *testing.T) {
 func sessionsRevocation(subject string) sessionstore.Revocation {
 	return sessionstore.Revocation{Kind: sessionstore.KindSubject, Value: subject, At: time.Now(), Reason: "in-process test"}
 }
+
+// Reconfiguring an authority on a bolt file: the file admits one opener,
+// so the old authority makes way, and comes back if the new one cannot
+// open.
+func TestReconfigureOnTheSameBoltFile(t *testing.T) {
+	dir := t.TempDir()
+	generateKeys(t, dir)
+	raw := func(keys string) []byte {
+		return []byte(`{"issuer": "` + issuer + `", "store": {"type": "bolt", "path": "` + filepath.Join(dir, "s.db") + `"}, "keys": {"dir": "` + keys + `"}}`)
+	}
+	h := newManager(t, dir, `{"plugins": {"`+core.Name+`": `+string(raw(filepath.Join(dir, "keys")))+`}}`, nil)
+	must(t, h.m.Start(context.Background()))
+	p := core.Lookup(h.m)
+	first := p.Authority()
+	c := mint(t, mustKeys(t, filepath.Join(dir, "keys")), map[string]any{"subject": "alice", "duration_seconds": 3600})
+	// Same file, same keys, another cache size: reopened at once.
+	cfg, err := core.Factory{}.Validate(h.m, []byte(strings.Replace(string(raw(filepath.Join(dir, "keys"))), `"issuer"`, `"verified_token_cache_size": 10, "issuer"`, 1)))
+	must(t, err)
+	p.Reconfigure(context.Background(), cfg)
+	if p.Authority() == nil || p.Authority() == first || h.status(core.Name) != plugins.StateOK {
+		t.Fatalf("not reopened: %v", h.m.PluginStatus())
+	}
+	// Same file, keys that do not exist: the previous one is back.
+	bad, err := core.Factory{}.Validate(h.m, raw(filepath.Join(dir, "missing")))
+	must(t, err)
+	p.Reconfigure(context.Background(), bad)
+	a := p.Authority()
+	if a == nil || h.status(core.Name) != plugins.StateErr {
+		t.Fatalf("after a failed reconfigure: %v %v", a, h.m.PluginStatus())
+	}
+	if _, verr := a.Verify(context.Background(), c.AccessKeyID, c.SessionToken, time.Now()); verr != nil {
+		t.Fatalf("the previous authority no longer verifies: %v", verr)
+	}
+}
+
+func mustKeys(t *testing.T, dir string) *keyring.Keyring {
+	t.Helper()
+	kr, err := keyring.Load(keyring.DefaultFiles(dir))
+	must(t, err)
+	return kr
+}
