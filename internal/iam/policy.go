@@ -117,8 +117,18 @@ func CompileDocument(doc any) (*Policy, error) {
 	case []any:
 		return Compile(d)
 	case map[string]any:
-		for k := range d {
-			if k != "Version" && k != "Statement" && k != "Id" {
+		for k, v := range d {
+			switch k {
+			case "Version":
+				if v != "2012-10-17" && v != "2008-10-17" {
+					return nil, errors.New(`Version must be "2012-10-17" (or "2008-10-17")`)
+				}
+			case "Id":
+				if _, ok := v.(string); !ok {
+					return nil, errors.New("Id must be a string")
+				}
+			case "Statement":
+			default:
 				return nil, fmt.Errorf("unknown policy member %q", k)
 			}
 		}
@@ -148,7 +158,13 @@ func compileStatement(m map[string]any) (statement, error) {
 			return st, fmt.Errorf("unknown member %q", k)
 		}
 	}
-	st.sid, _ = m["Sid"].(string)
+	if sid, ok := m["Sid"]; ok {
+		s, isString := sid.(string)
+		if !isString {
+			return st, errors.New("Sid must be a string")
+		}
+		st.sid = s
+	}
 	switch m["Effect"] {
 	case "Allow":
 	case "Deny":

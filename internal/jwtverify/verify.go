@@ -1,6 +1,7 @@
 package jwtverify
 
 import (
+	"errors"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -108,10 +109,26 @@ func (v *Verifier) stillValid(ctx context.Context, res *Verified, now time.Time)
 	return err == nil && set.HasThumbprint(res.keyThumbprint)
 }
 
+// strictB64 decodes the one canonical base64url form: no padding, and no
+// set bits after the last full byte.
+var strictB64 = base64.RawURLEncoding.Strict()
+
+// errNotBase64URL: a byte outside the base64url alphabet.
+var errNotBase64URL = errors.New("not base64url")
+
 // decodeSegment base64url-decodes seg into buf (which must be large
-// enough) and returns the decoded bytes.
+// enough) and returns the decoded bytes. Only the canonical form is
+// accepted: Go's decoder skips CR and LF anywhere, and accepts set bits
+// after the last byte, so one token would otherwise have many spellings
+// (and many fingerprints and cache entries).
 func decodeSegment(buf []byte, seg string) ([]byte, error) {
-	n, err := base64.RawURLEncoding.Decode(buf, []byte(seg))
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return nil, errNotBase64URL
+		}
+	}
+	n, err := strictB64.Decode(buf, []byte(seg))
 	if err != nil {
 		return nil, err
 	}

@@ -494,3 +494,34 @@ func TestColdCacheIdPDown(t *testing.T) {
 		t.Fatalf("message names internal URL: %s", err.Message)
 	}
 }
+
+// One token, one spelling: Go's base64 decoder skips CR and LF anywhere
+// and accepts set bits after the last byte, which would give a valid
+// token many spellings (and many fingerprints and cache entries).
+func TestOnlyTheCanonicalBase64urlFormVerifies(t *testing.T) {
+	f := newFixture(t, "RS256")
+	p := f.provider(t, nil)
+	tok := f.key.Sign(t, claims(nil), nil)
+	expectCode(t, f, p, tok, "")
+	parts := strings.Split(tok, ".")
+	sig := parts[2]
+	for name, variant := range map[string]string{
+		"LF in the signature": parts[0] + "." + parts[1] + "." + sig[:10] + "\n" + sig[10:],
+		"CRLF in the claims":  parts[0] + "." + parts[1][:5] + "\r\n" + parts[1][5:] + "." + sig,
+		"padding":             tok + "==",
+		"standard alphabet":   parts[0] + "." + parts[1] + "." + strings.NewReplacer("-", "+", "_", "/").Replace(sig) + "+",
+		"trailing bits set":   parts[0] + "." + parts[1] + "." + sig[:len(sig)-1] + string(trailingBitsVariant(sig[len(sig)-1])),
+		"space in the header": parts[0][:3] + " " + parts[0][3:] + "." + parts[1] + "." + sig,
+	} {
+		t.Run(name, func(t *testing.T) { expectCode(t, f, p, variant, jwtverify.CodeMalformed) })
+	}
+}
+
+// trailingBitsVariant returns the base64url symbol that decodes to the
+// same leading bits as c with its unused low bits set (an RS256 signature
+// of 256 bytes leaves 4 unused bits in its last symbol).
+func trailingBitsVariant(c byte) byte {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	i := strings.IndexByte(alphabet, c)
+	return alphabet[i|0x0f]
+}

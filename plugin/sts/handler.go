@@ -2,7 +2,6 @@ package sts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/opa-sts/opa-sts/internal/credentials"
 	"github.com/opa-sts/opa-sts/internal/grant"
 	"github.com/opa-sts/opa-sts/internal/iam"
+	"github.com/opa-sts/opa-sts/internal/jsonast"
 	"github.com/opa-sts/opa-sts/internal/sessions"
 	"github.com/opa-sts/opa-sts/internal/sessionstore"
 	"github.com/opa-sts/opa-sts/internal/stswire"
@@ -183,18 +183,19 @@ func checkSessionPolicy(policy string) (ast.Value, *stswire.Error) {
 	if policy == "" {
 		return nil, nil
 	}
-	dec := json.NewDecoder(strings.NewReader(policy))
-	dec.UseNumber()
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
-		return nil, stswire.MalformedPolicyDocument("the session policy is not JSON")
+	// Strict JSON: a duplicate member name (two Statements, the last
+	// silently winning), invalid UTF-8 or nesting beyond 64 levels is
+	// refused, never guessed at.
+	v, err := jsonast.Decode([]byte(policy))
+	if err != nil {
+		return nil, stswire.MalformedPolicyDocument("the session policy is not valid JSON: " + err.Error())
+	}
+	doc, err := ast.JSON(v)
+	if err != nil {
+		return nil, stswire.MalformedPolicyDocument("the session policy cannot be represented")
 	}
 	if _, err := iam.CompileDocument(doc); err != nil {
 		return nil, stswire.MalformedPolicyDocument("the session policy is not a valid policy: " + err.Error())
-	}
-	v, err := ast.InterfaceToValue(doc)
-	if err != nil {
-		return nil, stswire.MalformedPolicyDocument("the session policy cannot be represented")
 	}
 	return v, nil
 }

@@ -64,7 +64,17 @@ func TestSessionPolicyValidation(t *testing.T) {
 	if doc, err := checkSessionPolicy(`{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}`); err != nil || doc == nil {
 		t.Fatal(err)
 	}
-	for _, bad := range []string{`{`, `{"Statement": [{"Effect": "Permit", "Action": "s3:*", "Resource": "*"}]}`, `{"Foo": 1}`} {
+	deep := `{"Statement": [{"Sid": ` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `, "Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}`
+	for _, bad := range []string{`{`, `{"Statement": [{"Effect": "Permit", "Action": "s3:*", "Resource": "*"}]}`, `{"Foo": 1}`,
+		// Two Statements: the last would silently win.
+		`{"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::a/*"}], "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}`,
+		`{"Statement": [{"Effect": "Allow", "Effect": "Deny", "Action": "s3:*", "Resource": "*"}]}`,
+		`{"Statement": [{"Sid": 7, "Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}`,
+		`{"Version": "2099-01-01", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}`,
+		`{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]} trailing`,
+		"{\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"s3:*\", \"Resource\": \"\xff\"}]}",
+		deep,
+	} {
 		if _, err := checkSessionPolicy(bad); err == nil || err.Code != "MalformedPolicyDocument" {
 			t.Errorf("%s: %v", bad, err)
 		}
