@@ -58,7 +58,28 @@ var iamEvaluateRolesDecl = &rego.Function{
 	),
 }
 
+// IAMVariablesName is the name of the built-in that keeps the policy
+// variables some statements use.
+const IAMVariablesName = "sts.iam_variables"
+
+var iamVariablesDecl = &rego.Function{
+	Name: IAMVariablesName,
+	Description: "Returns the members of variables ({\"jwt:sub\": ..., \"aws:username\": ...}) whose names (compared " +
+		"without case, as sts.iam_evaluate resolves them) the policies use as ${...} variables. policies is a list of " +
+		"policy documents or statement lists; null members are skipped. A grant carries only these, so a token with " +
+		"a thousand claims does not make a thousand-variable session. Statements are compiled once and cached; " +
+		"malformed statements are an error.",
+	Decl: types.NewFunction(
+		types.Args(
+			types.Named("variables", anyObject).Description("variable name to value"),
+			types.Named("policies", types.NewArray(nil, types.A)).Description("policy documents or statement lists"),
+		),
+		types.Named("used", anyObject).Description("the variables the policies use"),
+	),
+}
+
 func init() {
+	rego.RegisterBuiltin2(iamVariablesDecl, shared.iamVariables)
 	rego.RegisterBuiltin2(iamEvaluateDecl, shared.iamEvaluate)
 	rego.RegisterBuiltin3(iamEvaluateRolesDecl, shared.iamEvaluateRoles)
 }
@@ -80,6 +101,38 @@ func compilePolicy(v ast.Value) (*iam.Policy, error) {
 		return nil, err
 	}
 	return iam.CompileDocument(doc)
+}
+
+func (s *state) iamVariables(_ rego.BuiltinContext, varsTerm, policiesTerm *ast.Term) (*ast.Term, error) {
+	vars, err := builtins.ObjectOperand(varsTerm.Value, 1)
+	if err != nil {
+		return nil, err
+	}
+	policies, err := builtins.ArrayOperand(policiesTerm.Value, 2)
+	if err != nil {
+		return nil, err
+	}
+	used := map[string]bool{}
+	for i := range policies.Len() {
+		v := policies.Elem(i).Value
+		if _, isNull := v.(ast.Null); isNull {
+			continue
+		}
+		p, err := s.policies.get(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: policy %d: %w", IAMVariablesName, i, err)
+		}
+		for _, name := range p.Variables() {
+			used[name] = true
+		}
+	}
+	out := ast.NewObject()
+	vars.Foreach(func(k, val *ast.Term) {
+		if ks, ok := k.Value.(ast.String); ok && used[strings.ToLower(string(ks))] {
+			out.Insert(k, val)
+		}
+	})
+	return ast.NewTerm(out), nil
 }
 
 var (

@@ -8,6 +8,7 @@ package iam
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -391,6 +392,20 @@ func (p *Policy) Evaluate(r *Request) (Decision, int) {
 		return Allow, allowed
 	}
 	return NoMatch, -1
+}
+
+// Variables returns the names (lower-case, without ${}) of the policy
+// variables the statements use, each once.
+func (p *Policy) Variables() []string {
+	var out []string
+	for i := range p.statements {
+		for _, v := range p.statements[i].vars {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 // Sid returns the Sid of statement i ("" if none or out of range).

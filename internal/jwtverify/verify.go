@@ -1,10 +1,10 @@
 package jwtverify
 
 import (
-	"errors"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"math"
 	"slices"
 	"strconv"

@@ -411,13 +411,22 @@ const MaxVariableBytes = 256
 
 // Variables returns the policy variables of claims: ${jwt:<claim>} for
 // every string claim up to MaxVariableBytes, and ${aws:username} for the
-// subject.
+// subject. Policy variables are resolved without regard to case, so
+// claims whose names differ only in case ("sub" and "Sub") name no
+// variable at all: which one would win is not the token's to decide.
 func Variables(claims ast.Object, subject string) ast.Object {
 	items := make([][2]*ast.Term, 0, claims.Len()+1)
+	folded := make(map[string]int, claims.Len())
+	claims.Foreach(func(k, v *ast.Term) {
+		if ks, ok := k.Value.(ast.String); ok {
+			folded[strings.ToLower(string(ks))]++
+		}
+	})
 	claims.Foreach(func(k, v *ast.Term) {
 		ks, ok1 := k.Value.(ast.String)
 		vs, ok2 := v.Value.(ast.String)
-		if ok1 && ok2 && len(vs) <= MaxVariableBytes && string(ks) != "aws:username" {
+		if ok1 && ok2 && len(vs) <= MaxVariableBytes && !strings.EqualFold(string(ks), "aws:username") &&
+			folded[strings.ToLower(string(ks))] == 1 {
 			items = append(items, [2]*ast.Term{ast.StringTerm("jwt:" + string(ks)), v})
 		}
 	})

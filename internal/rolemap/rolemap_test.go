@@ -125,3 +125,18 @@ func TestSubjectsMatchOnlyAClaimedSubject(t *testing.T) {
 		t.Fatalf("the subject alice: %+v", id)
 	}
 }
+
+// Policy variables resolve without case: claims whose names differ only
+// in case name no variable, instead of one of them winning silently.
+func TestVariablesDropClaimsThatDifferOnlyInCase(t *testing.T) {
+	claims := ast.MustParseTerm(`{"sub": "alice", "Sub": "admin", "team": "a", "aws:UserName": "root"}`).Value.(ast.Object)
+	v := Variables(claims, "alice")
+	for _, absent := range []string{"jwt:sub", "jwt:Sub", "jwt:aws:UserName"} {
+		if v.Get(ast.StringTerm(absent)) != nil {
+			t.Errorf("%s is defined: %v", absent, v)
+		}
+	}
+	if v.Get(ast.StringTerm("jwt:team")) == nil || v.Get(ast.StringTerm("aws:username")).Value.(ast.String) != "alice" {
+		t.Fatalf("%v", v)
+	}
+}

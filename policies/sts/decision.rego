@@ -57,9 +57,10 @@ decision := {"allow": false, "reason": "no identity provider is configured", "ru
 		"subject": sub,
 		"duration_seconds": duration(c, bound),
 		"roles": bound,
-		"permissions": mapping.statements(bound),
+		"permissions": permissions,
 		"source": {"iss": c.iss, "sub": object.get(c, "sub", ""), "client_id": cid, "aud": object.get(c, "aud", "")},
-		"variables": id.variables,
+		# Only the variables the statements use travel in the session token.
+		"variables": sts.iam_variables(id.variables, [permissions, object.get(input, "policy_document", null)]),
 	}),
 	"rule": "bindings",
 } if {
@@ -69,6 +70,7 @@ decision := {"allow": false, "reason": "no identity provider is configured", "ru
 	cid := id.client_id
 	bound := selected_roles(id.roles)
 	count(bound) > 0
+	permissions := mapping.statements(bound)
 } else := {"allow": false, "reason": concat("", ["the role ", requested_role, " is not bound to this identity"]), "rule": "role_arn"} if {
 	mapping.identity(token.claims).subject
 	requested_role

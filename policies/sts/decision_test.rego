@@ -94,7 +94,6 @@ test_subject_from_client_id_when_sub_is_missing if {
 	d := decide(tok, 0)
 	d.grant.subject == "client:app"
 	d.grant.source.sub == ""
-	d.grant.variables["aws:username"] == "client:app"
 }
 
 # A client registered under a user's name is not that user: its subject
@@ -191,4 +190,18 @@ test_role_arn_naming_an_unbound_role_is_denied if {
 	not d.allow
 	d.rule == "role_arn"
 	contains(d.reason, "writer")
+}
+
+# A grant carries only the variables its statements use: a token with a
+# thousand claims does not make a thousand-variable session token.
+test_grant_carries_only_the_variables_its_statements_use if {
+	claims := {c: "x" | some i in numbers.range(1, 300); c := sprintf("claim%d", [i])}
+	tok := token(claims)
+	cfg := json.patch(config, [{"op": "replace", "path": "/roles/reader/statements", "value": [{
+		"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::home/${jwt:claim7}/*",
+	}]}])
+	d := sts.decision with data.opa_sts as cfg
+		with input as {"action": "AssumeRoleWithClientGrants", "token": tok, "duration_seconds": 0}
+	d.allow
+	d.grant.variables == {"jwt:claim7": "x"}
 }
