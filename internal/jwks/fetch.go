@@ -37,17 +37,69 @@ func (c FetchConfig) withDefaults() FetchConfig {
 		c.MaxBytes = 1 << 20
 	}
 	if c.Client == nil {
+		allow := c.AllowInsecureHTTP
 		c.Client = &http.Client{
 			Transport: http.DefaultTransport,
-			CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-				if len(via) >= 3 {
-					return errors.New("too many redirects")
-				}
-				return nil
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				return checkRedirect(req, via, allow, net.DefaultResolver)
 			},
 		}
 	}
 	return c
+}
+
+// checkRedirect checks every hop of a redirect as the first URL was
+// checked, and more: at most 3 redirects; never from https down to http;
+// and never from a public host to a loopback, private, link-local or
+// unspecified address (by IP literal, or by what the name resolves to
+// now), which would let a compromised or malicious public IdP make
+// opa-sts fetch from its own network.
+func checkRedirect(req *http.Request, via []*http.Request, allowInsecureHTTP bool, resolver *net.Resolver) error {
+	if len(via) >= 3 {
+		return errors.New("too many redirects")
+	}
+	if err := checkURL(req.URL.String(), allowInsecureHTTP); err != nil {
+		return fmt.Errorf("redirect refused: %w", err)
+	}
+	for _, prev := range via {
+		if prev.URL.Scheme == "https" && req.URL.Scheme != "https" {
+			return fmt.Errorf("redirect refused: from https down to %s", req.URL.Scheme)
+		}
+	}
+	if internalHost(req.Context(), via[0].URL.Hostname(), resolver) {
+		return nil // an internal IdP may send its clients anywhere internal
+	}
+	if internalHost(req.Context(), req.URL.Hostname(), resolver) {
+		return fmt.Errorf("redirect refused: from a public host to an internal address (%s)", req.URL.Hostname())
+	}
+	return nil
+}
+
+// internalHost reports whether host is, or resolves to, an address that
+// is not public. A name that does not resolve counts as public here: the
+// fetch itself fails then.
+func internalHost(ctx context.Context, host string, resolver *net.Resolver) bool {
+	if host == "localhost" {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return !publicIP(ip)
+	}
+	addrs, err := resolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if !publicIP(a.IP) {
+			return true
+		}
+	}
+	return false
+}
+
+func publicIP(ip net.IP) bool {
+	return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.IsUnspecified() || ip.IsInterfaceLocalMulticast())
 }
 
 type fetcher struct {
