@@ -2,6 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/open-policy-agent/opa/v1/runtime"
+	"github.com/open-policy-agent/opa/v1/server"
 	"github.com/spf13/cobra"
 
 	"github.com/opa-sts/opa-sts/policies"
@@ -70,7 +75,20 @@ func runDev(ctx context.Context, addr, stsAddr, dir string) error {
 	}
 	stsURL := "http://" + stsAddr
 	devIssuer := stsURL + "/dev"
+	// OPA's API is protected as in production (system.authz, tokens):
+	// decisions and health are open, everything else takes this token,
+	// new at every start; data holds only its hash.
+	apiToken, err := newAPIToken()
+	if err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	tokenFile := filepath.Join(dir, "api-token")
+	if err := os.WriteFile(tokenFile, []byte(apiToken+"\n"), 0o600); err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	tokenHash := sha256.Sum256([]byte(apiToken))
 	data := map[string]any{"opa_sts": map[string]any{
+		"api": map[string]any{"admin_token_sha256": []string{hex.EncodeToString(tokenHash[:])}},
 		"providers": []any{map[string]any{
 			"issuer":        devIssuer,
 			"discovery_url": devIssuer + "/.well-known/openid-configuration",
@@ -117,6 +135,8 @@ func runDev(ctx context.Context, addr, stsAddr, dir string) error {
 	params.ConfigFile = configFile
 	params.Paths = []string{policyDir}
 	params.Brand = "opa-sts"
+	params.Authentication = server.AuthenticationToken
+	params.Authorization = server.AuthorizationBasic
 	params.ReadAstValuesFromStore = true
 	params.Logging = runtime.LoggingConfig{Level: "info", Format: "json"}
 	params.GracefulShutdownPeriod = 5
@@ -127,7 +147,7 @@ func runDev(ctx context.Context, addr, stsAddr, dir string) error {
 	if err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
-	printDevBanner(os.Stderr, stsURL, devIssuer, addr, dir)
+	printDevBanner(os.Stderr, stsURL, devIssuer, addr, dir, tokenFile)
 	return rt.Serve(ctx)
 }
 
@@ -155,14 +175,24 @@ func writeJSONFile(path string, v any) error {
 	return os.WriteFile(path, append(b, '\n'), 0o600)
 }
 
-func printDevBanner(w *os.File, stsURL, devIssuer, addr, dir string) {
+// newAPIToken returns a random bearer token for OPA's API.
+func newAPIToken() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func printDevBanner(w *os.File, stsURL, devIssuer, addr, dir, tokenFile string) {
 	fmt.Fprintf(w, `
 ================================================================================
  opa-sts DEVELOPMENT mode (never use in production)
 
  STS endpoint       %[1]s/   (AssumeRoleWithClientGrants, AssumeRoleWithWebIdentity)
  DEV token issuer   %[2]s   (client_credentials: client %[3]s, secret %[4]s)
- OPA REST API       http://%[5]s
+ OPA REST API       http://%[5]s   (decisions and /health open; anything else needs
+                    -H "Authorization: Bearer $(cat %[7]s)")
  keys, sessions     %[6]s   (policy and data in %[6]s/policy)
 
  1. Get an access token from the development issuer:
@@ -176,5 +206,5 @@ func printDevBanner(w *os.File, stsURL, devIssuer, addr, dir string) {
       --role-arn arn:aws:iam::000000000000:role/dev --role-session-name dev --web-identity-token "$TOKEN"
 ================================================================================
 
-`, stsURL, devIssuer, devClientID, devClientSecret, addr, dir)
+`, stsURL, devIssuer, devClientID, devClientSecret, addr, dir, tokenFile)
 }

@@ -195,7 +195,18 @@ func VerifySession(t testing.TB, apiURL, accessKeyID, sessionToken string) map[s
 // its whole configuration there and redacts only its own members.
 func ExpectConfigWithout(t testing.TB, apiURL string, secrets ...string) {
 	t.Helper()
-	resp, err := http.Get(apiURL + "/v1/config")
+	ExpectConfigWithoutAs(t, apiURL, "", secrets...)
+}
+
+// ExpectConfigWithoutAs is ExpectConfigWithout with a bearer token for
+// OPA's API (none when empty).
+func ExpectConfigWithoutAs(t testing.TB, apiURL, token string, secrets ...string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, apiURL+"/v1/config", nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("GET /v1/config: %v", err)
 	}

@@ -92,8 +92,45 @@ func TestDevMode(t *testing.T) {
 		t.Fatalf("aws cli: %v\n%s\n%s", err, stdout, stderr)
 	}
 
+	// OPA's API is protected as in production: health and decisions are
+	// open, everything else needs the token the banner names.
+	tokenBytes, err := os.ReadFile(filepath.Join(dir, "state", "api-token"))
+	must(t, err)
+	apiToken := strings.TrimSpace(string(tokenBytes))
+	if !strings.Contains(banner, "api-token") || strings.Contains(out.String(), apiToken) {
+		t.Fatal("the banner must name the token file, and no log the token")
+	}
+	apiCall := func(method, path, token, body string) int {
+		req, _ := http.NewRequest(method, "http://"+api+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		must(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		method, path, token, body string
+		want                      int
+	}{
+		{"GET", "/health", "", "", 200},
+		{"POST", "/v1/data/s3/decision", "", `{"input": {"access_key_id": "x", "session_token": "y"}}`, 200},
+		{"POST", "/v1/data/httpapi/authz/allow", "", `{"input": {}}`, 200},
+		{"POST", "/v1/query", "", `{"query": "x := 1"}`, 401},
+		{"GET", "/v1/config", "", "", 401},
+		{"PUT", "/v1/data/opa_sts/bindings", "", `[]`, 401},
+		{"GET", "/v1/sts/revocations", "", "", 401},
+		{"GET", "/v1/config", "wrong-token", "", 401},
+		{"GET", "/v1/config", apiToken, "", 200},
+		{"GET", "/v1/sts/revocations", apiToken, "", 200},
+	} {
+		if got := apiCall(c.method, c.path, c.token, c.body); got != c.want {
+			t.Errorf("%s %s (token %v): %d, want %d", c.method, c.path, c.token != "", got, c.want)
+		}
+	}
 	// The configuration OPA serves holds no secret of the dev issuer.
-	opasts.ExpectConfigWithout(t, "http://"+api, "dev-client-secret")
+	opasts.ExpectConfigWithoutAs(t, "http://"+api, apiToken, "dev-client-secret", apiToken)
 
 	// Keys and sessions persist in the data directory.
 	for _, f := range []string{"keys/sts-signing-key.pem", "keys/sts-derivation-secret", "sessions.db", "policy/sts/decision.rego", "config.json"} {
