@@ -12,7 +12,7 @@ for d in sts s3 httpapi system; do
   (cd "$ROOT/policies" && find "$d" -name '*.rego' ! -name '*_test.rego' -exec install -D -m 0644 {} "$STAGE/{}" \;)
 done
 cp "$DATA" "$STAGE/data.json"
-printf '{"revision": "%s", "roots": ["sts", "s3", "httpapi", "system/log", "opa_sts"]}\n' "$REV" > "$STAGE/.manifest"
+printf '{"revision": "%s", "roots": ["sts", "s3", "httpapi", "system/log", "system/authz", "opa_sts"]}\n' "$REV" > "$STAGE/.manifest"
 # Built from inside the staging directory, so module paths in the bundle are
 # relative (policies/...), not the build machine's temporary directory.
 (cd "$STAGE" && "$BIN" build -b . --signing-key "$KEY" --signing-alg RS256 -o "$OUT")

@@ -45,3 +45,70 @@ func FuzzPatternMatch(f *testing.F) {
 		}
 	})
 }
+
+// fuzzPolicy builds a small policy from fuzz bytes: each statement takes
+// three bytes (effect, action, resource), drawn from vocabularies that
+// overlap on purpose.
+func fuzzPolicy(b []byte) *Policy {
+	actions := []string{"s3:GetObject", "s3:PutObject", "s3:*", "s3:Get*", "s3:ListBucket", "*", "s3:Delete*"}
+	resources := []string{"arn:aws:s3:::b/*", "arn:aws:s3:::b/home/${jwt:sub}/*", "arn:aws:s3:::*", "*",
+		"arn:aws:s3:::b/secret/*", "arn:aws:s3:::b", "arn:aws:s3:::c/?"}
+	var stmts []any
+	for i := 0; i+2 < len(b) && len(stmts) < 6; i += 3 {
+		effect := "Allow"
+		if b[i]%3 == 0 {
+			effect = "Deny"
+		}
+		st := map[string]any{"Effect": effect, "Action": actions[int(b[i+1])%len(actions)]}
+		if b[i+2]&0x80 != 0 {
+			st["NotResource"] = resources[int(b[i+2])%len(resources)]
+		} else {
+			st["Resource"] = resources[int(b[i+2])%len(resources)]
+		}
+		stmts = append(stmts, st)
+	}
+	p, err := Compile(stmts)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func denies(p *Policy, r *Request) bool {
+	for i := range p.statements {
+		if p.statements[i].deny && p.statements[i].applies(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzSessionPolicyNeverWidens: whatever the identity policy, the session
+// policy and the request, a session policy only narrows (allowed with it
+// implies allowed without it, and allowed by it), and an explicit Deny in
+// either always wins.
+func FuzzSessionPolicyNeverWidens(f *testing.F) {
+	f.Add([]byte{1, 0, 0, 1, 1, 1}, []byte{1, 0, 0}, uint8(0), uint8(0))
+	f.Add([]byte{1, 2, 2, 0, 0, 4}, []byte{1, 5, 3}, uint8(1), uint8(4))
+	f.Add([]byte{1, 2, 0x82}, []byte{0, 2, 2}, uint8(2), uint8(3))
+	f.Fuzz(func(t *testing.T, idBytes, sessBytes []byte, act, res uint8) {
+		id, sess := fuzzPolicy(idBytes), fuzzPolicy(sessBytes)
+		actions := []string{"s3:GetObject", "s3:PutObject", "s3:ListBucket", "s3:DeleteObject", "iam:CreateUser"}
+		resources := []string{"arn:aws:s3:::b/x", "arn:aws:s3:::b/home/alice/x", "arn:aws:s3:::b/home/bob/x",
+			"arn:aws:s3:::b/secret/k", "arn:aws:s3:::b", "arn:aws:s3:::c/1", "arn:aws:s3:::other/x"}
+		r := &Request{Action: actions[int(act)%len(actions)], Resource: resources[int(res)%len(resources)],
+			Vars: map[string]string{"jwt:sub": "alice"}}
+		got := Intersect(id, sess, r)
+		alone, _ := id.Evaluate(r)
+		bySession, _ := sess.Evaluate(r)
+		if got == Allow && (alone != Allow || bySession != Allow) {
+			t.Fatalf("the session policy widened: identity %v, session %v, together %v for %+v", alone, bySession, got, r)
+		}
+		if (denies(id, r) || denies(sess, r)) && got != Deny {
+			t.Fatalf("an explicit Deny did not win: %v for %+v", got, r)
+		}
+		if Intersect(id, nil, r) != alone {
+			t.Fatal("no session policy must mean the identity's decision")
+		}
+	})
+}

@@ -52,7 +52,7 @@ type fixture struct {
 	verifier *jwtverify.Verifier
 }
 
-func newFixture(t *testing.T, alg string) *fixture {
+func newFixture(t testing.TB, alg string) *fixture {
 	k := testkeys.New(t, alg, "key-1")
 	set, err := jwks.Parse(testkeys.JWKS(k.PublicJWK(t, true)))
 	if err != nil {
@@ -61,7 +61,7 @@ func newFixture(t *testing.T, alg string) *fixture {
 	return &fixture{key: k, set: set, verifier: jwtverify.NewVerifier(jwks.New(jwks.Config{}), 100)}
 }
 
-func (f *fixture) provider(t *testing.T, mod func(*jwtverify.ProviderConfig)) *jwtverify.ProviderSet {
+func (f *fixture) provider(t testing.TB, mod func(*jwtverify.ProviderConfig)) *jwtverify.ProviderSet {
 	t.Helper()
 	cfg := jwtverify.ProviderConfig{Issuer: issuer, JWKS: f.set, Audiences: []string{"sts"}}
 	if mod != nil {

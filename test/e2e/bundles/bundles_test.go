@@ -31,7 +31,7 @@ import (
 
 const issuer = "https://idp.bundles.test"
 
-var roots = []string{"sts", "s3", "httpapi", "system/log", "opa_sts"}
+var roots = []string{"sts", "s3", "httpapi", "system/log", "system/authz", "opa_sts"}
 
 type fixture struct {
 	dir    string
