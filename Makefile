@@ -12,7 +12,7 @@ CAPS       := build/capabilities.json
 ADDR       ?= 127.0.0.1:8181
 export OPA_STS_BIN := $(abspath $(BIN))
 
-.PHONY: all build run deps tools lint capabilities check-capabilities test test-go test-race test-rego test-bench bench loadtest clean
+.PHONY: all build run deps tools lint capabilities check-capabilities test test-go test-race test-rego test-bench test-fuzz fuzz-long bench loadtest clean
 
 all: build
 
@@ -63,7 +63,7 @@ test-bench: build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x $$(grep -rl --include='*_test.go' '^func Benchmark' . | xargs -n1 dirname | sort -u)
 
 ## test: everything CI runs.
-test: tools lint test-rego test-race test-go test-bench
+test: tools lint test-rego test-race test-go test-bench test-fuzz
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./builtins/ ./plugin/sts/ ./plugin/s3iam/ ./policies/ | tee build/bench.txt
@@ -73,3 +73,25 @@ loadtest: build
 
 clean:
 	rm -rf bin
+
+## test-fuzz: every fuzz target for FUZZTIME (CI: 15s each; `make fuzz-long` runs 10m each).
+FUZZTIME ?= 15s
+FUZZ_TARGETS := \
+	./internal/stswire:FuzzParseRequest \
+	./internal/jwtverify:FuzzVerifyTamperedToken \
+	./internal/credentials:FuzzVerifySessionToken \
+	./plugin/sts:FuzzSessionPolicy \
+	./internal/iam:FuzzSessionPolicyNeverWidens \
+	./internal/iam:FuzzPatternMatch \
+	./plugin/s3iam:FuzzGatewaySigV4 \
+	./policies:FuzzMinIOContractInput \
+	./internal/jsonast:FuzzDecode \
+	./internal/sessionstore:FuzzDecodeSession
+test-fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg 2>&1 | grep -vE '^fuzz: elapsed' ; \
+		test $${PIPESTATUS[0]} -eq 0; done
+
+fuzz-long:
+	$(MAKE) test-fuzz FUZZTIME=10m

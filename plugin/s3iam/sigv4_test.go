@@ -21,7 +21,7 @@ func TestSigningKeyVector(t *testing.T) {
 	}
 }
 
-func signed(t *testing.T, access, secret string, body []byte, at time.Time) *http.Request {
+func signed(t testing.TB, access, secret string, body []byte, at time.Time) *http.Request {
 	t.Helper()
 	r, _ := http.NewRequest(http.MethodPost, "http://unix/private/version", bytes.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
