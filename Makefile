@@ -12,7 +12,7 @@ CAPS       := build/capabilities.json
 ADDR       ?= 127.0.0.1:8181
 export OPA_STS_BIN := $(abspath $(BIN))
 
-.PHONY: all build run deps tools lint capabilities check-capabilities test test-go test-race test-rego test-bench test-fuzz fuzz-long bench loadtest clean
+.PHONY: all build run deps tools lint capabilities check-capabilities test test-go test-race test-rego test-bench test-fuzz fuzz-long soak bench loadtest clean
 
 all: build
 
@@ -95,3 +95,7 @@ test-fuzz:
 
 fuzz-long:
 	$(MAKE) test-fuzz FUZZTIME=10m
+
+## soak: 10 minutes of mixed issuance and enforcement at 16 clients (CI runs 60 s in test-go).
+soak: build tools
+	SOAK_SECONDS=600 $(GO) test -count=1 -v -timeout 20m -run TestSoak ./test/soak | grep -E 'soak_test|^(ok|FAIL|PASS)'

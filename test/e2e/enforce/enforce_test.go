@@ -13,7 +13,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -29,31 +28,18 @@ import (
 	"github.com/opa-sts/opa-sts/test/e2e/idp"
 	"github.com/opa-sts/opa-sts/test/e2e/opasts"
 	"github.com/opa-sts/opa-sts/test/e2e/testpki"
+	"github.com/opa-sts/opa-sts/test/e2e/versitygw"
 )
 
 const (
-	client, secret   = "workload-s3", "workload-s3-secret-0123456789"
-	shortClient      = "workload-short"
-	rootAK, rootSK   = "ROOTACCESSKEY0000001", "root-secret-key-0123456789abcdef"
-	gwAK, gwSK       = "GATEWAYIAMCLIENT0001", "gateway-iam-secret-0123456789abcdef"
-	stsIssuer        = "https://sts.enforce.opa-sts.test"
-	bucket           = "e2e"
-	versitygwVersion = "v1.8.0"
-	bundleRevision   = "enforce-e2e-1"
+	client, secret = "workload-s3", "workload-s3-secret-0123456789"
+	shortClient    = "workload-short"
+	rootAK, rootSK = "ROOTACCESSKEY0000001", "root-secret-key-0123456789abcdef"
+	gwAK, gwSK     = "GATEWAYIAMCLIENT0001", "gateway-iam-secret-0123456789abcdef"
+	stsIssuer      = "https://sts.enforce.opa-sts.test"
+	bucket         = "e2e"
+	bundleRevision = "enforce-e2e-1"
 )
-
-func versitygwBinary(t testing.TB) string {
-	dir := os.Getenv("OPA_STS_TOOLS")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "opa-sts", "tools")
-	}
-	bin := filepath.Join(dir, "bin", "versitygw-"+versitygwVersion)
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("versitygw not built (%v): run bash scripts/build-tools.sh versitygw", err)
-	}
-	return bin
-}
 
 // gatewaySecretFile writes the gateway's IAM secret (versitygw's
 // --iam-standalone-secret) where plugins.s3_iam.secret_key_file names it.
@@ -170,30 +156,8 @@ func writeEnforceData(t testing.TB, policyDir string, h *idp.Hydra) {
 // it answers. iamLogs adds the IAM service's log to a failed test's output.
 func startVersitygw(t testing.TB, dir, iamEndpoint string, iamLogs func() string, extra ...string) string {
 	t.Helper()
-	s3Addr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
-	data := filepath.Join(dir, "s3data")
-	must(t, os.MkdirAll(data, 0o700))
-	args := append([]string{"--access", rootAK, "--secret", rootSK, "--port", s3Addr,
-		"--iam-standalone-endpoint", iamEndpoint, "--iam-standalone-access", gwAK, "--iam-standalone-secret", gwSK}, extra...)
-	gw := exec.Command(versitygwBinary(t), append(args, "posix", data)...)
-	gwLog := &opasts.SyncBuffer{}
-	gw.Stdout, gw.Stderr = gwLog, gwLog
-	must(t, gw.Start())
-	t.Cleanup(func() {
-		_ = gw.Process.Kill()
-		_ = gw.Wait()
-		if t.Failed() {
-			t.Logf("versitygw log:\n%s\nIAM service log:\n%s", gwLog.String(), iamLogs())
-		}
-	})
-	waitFor(t, func() bool {
-		resp, err := http.Get("http://" + s3Addr + "/")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil
-	})
-	return s3Addr
+	return versitygw.Start(t, dir, versitygw.Options{RootAccess: rootAK, RootSecret: rootSK, IAMAccess: gwAK, IAMSecret: gwSK,
+		IAMEndpoint: iamEndpoint, Extra: extra, IAMLogs: iamLogs}).Addr
 }
 
 func TestVersitygwEnforcesSTSCredentials(t *testing.T) {

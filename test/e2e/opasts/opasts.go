@@ -112,6 +112,9 @@ func Start(t testing.TB, dir string, args ...string) *Server {
 	}
 }
 
+// PID is the server's process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Logs returns everything the server printed so far.
 func (s *Server) Logs() string { return s.logs.String() }
 
