@@ -77,6 +77,11 @@ type LimitsConfig struct {
 	// MaxConnections caps open connections (default 4096); one more is
 	// answered 503 and closed at once.
 	MaxConnections int `json:"max_connections"`
+	// ReadHeaderTimeoutSeconds, WriteTimeoutSeconds and IdleTimeoutSeconds
+	// are the listener's (defaults 5, 30, 120).
+	ReadHeaderTimeoutSeconds int `json:"read_header_timeout_seconds"`
+	WriteTimeoutSeconds      int `json:"write_timeout_seconds"`
+	IdleTimeoutSeconds       int `json:"idle_timeout_seconds"`
 }
 
 // DecisionLogConfig controls decision logs.
@@ -185,7 +190,8 @@ func (c *Config) validate(persistDir string) error {
 	}
 	l := &c.Limits
 	if l.MaxBodyBytes < 0 || l.MaxTokenBytes < 0 || l.MaxPolicyBytes < 0 || l.RequestTimeoutSeconds < 0 || l.MaxConcurrentRequests < 0 ||
-		l.BodyReadTimeoutSeconds < 0 || l.MaxConnections < 0 {
+		l.BodyReadTimeoutSeconds < 0 || l.MaxConnections < 0 || l.ReadHeaderTimeoutSeconds < 0 || l.WriteTimeoutSeconds < 0 ||
+		l.IdleTimeoutSeconds < 0 {
 		return errors.New("limits must not be negative")
 	}
 	if l.MaxBodyBytes == 0 {
@@ -208,6 +214,15 @@ func (c *Config) validate(persistDir string) error {
 	}
 	if l.MaxConnections == 0 {
 		l.MaxConnections = 4096
+	}
+	if l.ReadHeaderTimeoutSeconds == 0 {
+		l.ReadHeaderTimeoutSeconds = 5
+	}
+	if l.WriteTimeoutSeconds == 0 {
+		l.WriteTimeoutSeconds = 30
+	}
+	if l.IdleTimeoutSeconds == 0 {
+		l.IdleTimeoutSeconds = 120
 	}
 	if d := c.DevIssuer; d != nil && d.Enabled {
 		if len(d.Clients) == 0 {

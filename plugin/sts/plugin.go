@@ -136,14 +136,16 @@ func (p *Plugin) start(ctx context.Context) error {
 		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: cfg.TLS.minVersion})
 	}
 	p.listener = ln
+	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
 	p.server = &http.Server{
 		Handler:           p,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          nil,
+		ReadHeaderTimeout: sec(cfg.Limits.ReadHeaderTimeoutSeconds),
+		// The body has its own, shorter deadline (body_read_timeout_seconds).
+		ReadTimeout:    sec(cfg.Limits.ReadHeaderTimeoutSeconds + cfg.Limits.BodyReadTimeoutSeconds),
+		WriteTimeout:   sec(cfg.Limits.WriteTimeoutSeconds),
+		IdleTimeout:    sec(cfg.Limits.IdleTimeoutSeconds),
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       nil,
 	}
 	p.done = make(chan struct{})
 	go func(srv *http.Server, ln net.Listener, done chan struct{}) {
