@@ -133,7 +133,8 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 			// The client's session policy is what tipped it over.
 			out.err = stswire.PackedPolicyTooLarge("the session policy and the granted permissions together are too large for a session token")
 		case errors.Is(err, credentials.ErrGrantTooLarge):
-			p.logger().Error("STS request %s: the roles granted to %q carry too many statements for a session token (%v): split or shorten them", requestID, g.Subject, err)
+			p.logger().Error("STS request %s: the grant for %q does not fit in a session token (%v; %d bytes of grant: roles' statements, variables, tags): "+
+				"shorten the roles' statements, or carry fewer variables", requestID, g.Subject, err, len(g.Details))
 		default:
 			p.logger().Error("STS could not mint credentials (request %s): %v", requestID, err)
 		}

@@ -21,7 +21,7 @@ func TestGrantTooLargeForASessionToken(t *testing.T) {
 	if status != 500 || !strings.Contains(body, "<Code>InternalError</Code>") || strings.Contains(body, "statements") {
 		t.Fatalf("a role too large for a session token: %d %s", status, body)
 	}
-	if !strings.Contains(srv.Logs(), "too many statements for a session token") {
+	if !strings.Contains(srv.Logs(), "does not fit in a session token") {
 		t.Fatalf("the reason is not in the log:\n%s", srv.Logs())
 	}
 
