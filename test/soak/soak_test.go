@@ -210,8 +210,8 @@ func TestSoak(t *testing.T) {
 		"plugins": map[string]any{
 			"sts_sessions": map[string]any{"issuer": "http://" + stsAddr, "keys": map[string]any{"generate": true},
 				"store": map[string]any{"purge_interval_seconds": 5}, "verified_token_cache_size": 1024},
-			"sts":          map[string]any{"addr": stsAddr},
-			"s3_iam":       map[string]any{"socket": socket, "access_key": gwAK, "secret_key_file": filepath.Join(dir, "gw-secret")},
+			"sts":    map[string]any{"addr": stsAddr},
+			"s3_iam": map[string]any{"socket": socket, "access_key": gwAK, "secret_key_file": filepath.Join(dir, "gw-secret")},
 		},
 	})
 	srv := opasts.Start(t, dir, "-c", filepath.Join(dir, "config.json"))
