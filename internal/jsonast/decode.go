@@ -276,7 +276,15 @@ func (p *parser) number() (ast.Value, error) {
 			return nil, p.fail("invalid number exponent")
 		}
 	}
-	return ast.Number(d[start:p.pos]), nil
+	// OPA's own rule for numbers it evaluates: one big.Float holds it,
+	// with a binary exponent within ±1e5. A larger one (1e2147483648)
+	// would cost OPA non-linear time wherever it is printed or compared,
+	// and encoding/json with ast.InterfaceToValue refuses it too.
+	n, err := ast.NumberChecked(string(d[start:p.pos]))
+	if err != nil {
+		return nil, p.fail("number out of range")
+	}
+	return n, nil
 }
 
 func (p *parser) digits() bool {
