@@ -14,7 +14,14 @@
 #     denyOnly  MinIO asks whether an explicit Deny applies: allowed unless
 #               a statement denies.
 #     otherwise allowed when a statement of the identity's roles allows and
-#               none denies.
+#               none denies, and, when the session carries a session
+#               policy, that policy allows too and does not deny.
+#
+#   With a policy plugin set, MinIO stops enforcing session policies (the
+#   Policy parameter of its STS calls) and forwards them as the claim
+#   claims.sessionPolicy, base64 of the policy's JSON. It is intersected
+#   here: a session policy only narrows. One that cannot be read denies
+#   everything (fail closed).
 package httpapi.authz
 
 import data.sts.mapping
@@ -59,7 +66,30 @@ request := {
 
 # The statements of all the roles are evaluated as one set (each role's
 # compiled once): an explicit Deny in any role wins, then any Allow.
-outcome := sts.iam_evaluate_roles(object.get(mapping.config, "roles", {}), roles, request).decision
+identity_outcome := sts.iam_evaluate_roles(object.get(mapping.config, "roles", {}), roles, request).decision
+
+session_policy := json.unmarshal(base64.decode(input.claims.sessionPolicy)) if {
+	is_string(input.claims.sessionPolicy)
+} else := input.claims.sessionPolicy if {
+	is_object(input.claims.sessionPolicy)
+}
+
+narrowed := sts.iam_evaluate(session_policy, request).decision
+
+# deny from either wins; allow needs both when there is a session policy.
+outcome := identity_outcome if {
+	not input.claims.sessionPolicy
+} else := "deny" if {
+	identity_outcome == "deny"
+} else := "deny" if {
+	# a session policy that cannot be read narrows to nothing
+	not narrowed
+} else := "deny" if {
+	narrowed == "deny"
+} else := "allow" if {
+	identity_outcome == "allow"
+	narrowed == "allow"
+} else := "no_match"
 
 resource := concat("", ["arn:aws:s3:::", input.bucket, "/", input.object]) if {
 	input.object != ""

@@ -95,3 +95,37 @@ test_source_ip_cannot_be_spoofed_through_headers_or_query if {
 	not allowed(object.union(far, {"conditions": object.union(far.conditions, {"SourceIp": ["192.0.2.1"], "Sourceip": ["10.1.2.3"]})}))
 	not allowed(object.union(far, {"conditions": object.union(far.conditions, {"SourceIp": ["192.0.2.1"], "aws:SourceIp": ["10.1.2.3"]})}))
 }
+
+# MinIO forwards the session policy of its STS calls as
+# claims.sessionPolicy (base64 JSON): it only narrows.
+with_session_policy(policy) := object.union(claims, {"sessionPolicy": base64.encode(json.marshal(policy))})
+
+only_own_reads := {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/home/alice/*"}]}
+
+test_session_policy_narrows if {
+	c := with_session_policy(only_own_reads)
+	authz.allow with input as minio("s3:GetObject", "data", "home/alice/a.txt", {"claims": c}) with data.opa_sts as config
+	not authz.allow with input as minio("s3:PutObject", "data", "home/alice/a.txt", {"claims": c}) with data.opa_sts as config
+}
+
+test_session_policy_never_widens if {
+	c := with_session_policy({"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]})
+	not authz.allow with input as minio("s3:GetObject", "data", "home/bob/a.txt", {"claims": c}) with data.opa_sts as config
+	not authz.allow with input as minio("s3:DeleteObject", "data", "home/alice/a.txt", {"claims": c}) with data.opa_sts as config
+}
+
+test_session_policy_deny_wins if {
+	c := with_session_policy({"Statement": [
+		{"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+		{"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/home/alice/private/*"},
+	]})
+	authz.allow with input as minio("s3:GetObject", "data", "home/alice/a.txt", {"claims": c}) with data.opa_sts as config
+	not authz.allow with input as minio("s3:GetObject", "data", "home/alice/private/a.txt", {"claims": c}) with data.opa_sts as config
+}
+
+test_unreadable_session_policy_denies_everything if {
+	every bad in ["not base64!", base64.encode("{not json"), base64.encode("[1]")] {
+		c := object.union(claims, {"sessionPolicy": bad})
+		not authz.allow with input as minio("s3:GetObject", "data", "home/alice/a.txt", {"claims": c}) with data.opa_sts as config
+	}
+}
