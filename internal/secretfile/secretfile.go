@@ -8,6 +8,7 @@ package secretfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 )
@@ -23,15 +24,14 @@ func Read(path string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	buf := make([]byte, MaxBytes+1)
-	n, err := f.Read(buf)
-	if err != nil && n == 0 {
+	buf, err := io.ReadAll(io.LimitReader(f, MaxBytes+1))
+	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
-	if n > MaxBytes {
+	if len(buf) > MaxBytes {
 		return "", fmt.Errorf("%s: larger than %d bytes", path, MaxBytes)
 	}
-	s := strings.TrimRight(string(buf[:n]), "\r\n")
+	s := strings.TrimRight(string(buf), "\r\n")
 	if s == "" {
 		return "", fmt.Errorf("%s: %w", path, errors.New("empty"))
 	}
