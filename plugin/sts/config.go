@@ -189,40 +189,26 @@ func (c *Config) validate(persistDir string) error {
 		}
 	}
 	l := &c.Limits
-	if l.MaxBodyBytes < 0 || l.MaxTokenBytes < 0 || l.MaxPolicyBytes < 0 || l.RequestTimeoutSeconds < 0 || l.MaxConcurrentRequests < 0 ||
-		l.BodyReadTimeoutSeconds < 0 || l.MaxConnections < 0 || l.ReadHeaderTimeoutSeconds < 0 || l.WriteTimeoutSeconds < 0 ||
-		l.IdleTimeoutSeconds < 0 {
+	if l.MaxBodyBytes < 0 {
 		return errors.New("limits must not be negative")
 	}
 	if l.MaxBodyBytes == 0 {
 		l.MaxBodyBytes = 256 << 10
 	}
-	if l.MaxTokenBytes == 0 {
-		l.MaxTokenBytes = 20000
-	}
-	if l.MaxPolicyBytes == 0 {
-		l.MaxPolicyBytes = 2048
-	}
-	if l.RequestTimeoutSeconds == 0 {
-		l.RequestTimeoutSeconds = 10
-	}
-	if l.MaxConcurrentRequests == 0 {
-		l.MaxConcurrentRequests = 1024
-	}
-	if l.BodyReadTimeoutSeconds == 0 {
-		l.BodyReadTimeoutSeconds = 5
-	}
-	if l.MaxConnections == 0 {
-		l.MaxConnections = 4096
-	}
-	if l.ReadHeaderTimeoutSeconds == 0 {
-		l.ReadHeaderTimeoutSeconds = 5
-	}
-	if l.WriteTimeoutSeconds == 0 {
-		l.WriteTimeoutSeconds = 30
-	}
-	if l.IdleTimeoutSeconds == 0 {
-		l.IdleTimeoutSeconds = 120
+	for _, v := range []struct {
+		n   *int
+		def int
+	}{
+		{&l.MaxTokenBytes, 20000}, {&l.MaxPolicyBytes, 2048}, {&l.RequestTimeoutSeconds, 10},
+		{&l.MaxConcurrentRequests, 1024}, {&l.BodyReadTimeoutSeconds, 5}, {&l.MaxConnections, 4096},
+		{&l.ReadHeaderTimeoutSeconds, 5}, {&l.WriteTimeoutSeconds, 30}, {&l.IdleTimeoutSeconds, 120},
+	} {
+		switch {
+		case *v.n < 0:
+			return errors.New("limits must not be negative")
+		case *v.n == 0:
+			*v.n = v.def
+		}
 	}
 	if d := c.DevIssuer; d != nil && d.Enabled {
 		if len(d.Clients) == 0 {
