@@ -236,11 +236,22 @@ func TestSoak(t *testing.T) {
 	var revMu sync.Mutex
 	revokedAt := map[string]time.Time{}
 	httpc := &http.Client{Timeout: 10 * time.Second}
+	// A client presents the same token for several issuances, as SDKs do
+	// until the IdP token expires: a new one every tenth issuance. (ES256
+	// signatures are randomised: signing again would make a new token,
+	// and fill the verified-token cache with one entry per issuance.)
+	var tokMu sync.Mutex
+	tokens := map[string]string{}
 	issue := func(sub string, n int) (creds, error) {
-		// A client presents its token for several issuances, as SDKs do
-		// until the IdP token expires; a new one every ten.
-		tok := key.Sign(t, map[string]any{"iss": idp.URL, "sub": sub, "aud": "sts", "azp": "soak",
-			"exp": time.Now().Add(time.Hour).Unix(), "jti": fmt.Sprintf("%s-%d", sub, n/80)}, nil)
+		jti := fmt.Sprintf("%s-%d", sub, n/80)
+		tokMu.Lock()
+		tok, ok := tokens[jti]
+		if !ok {
+			tok = key.Sign(t, map[string]any{"iss": idp.URL, "sub": sub, "aud": "sts", "azp": "soak",
+				"exp": time.Now().Add(time.Hour).Unix(), "jti": jti}, nil)
+			tokens[jti] = tok
+		}
+		tokMu.Unlock()
 		form := url.Values{"Action": {"AssumeRoleWithWebIdentity"}, "Version": {"2011-06-15"}, "RoleArn": {"arn:aws:iam::000000000000:role/x"},
 			"RoleSessionName": {"soak"}, "WebIdentityToken": {tok}}
 		resp, err := httpc.PostForm("http://"+stsAddr+"/", form)
