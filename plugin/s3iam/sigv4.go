@@ -98,8 +98,12 @@ func (g *gatewayAuth) verify(r *http.Request, body []byte, now time.Time) error 
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}
-	want := signatureOf(c.Header.Get("Authorization"))
-	if want == "" || !hmac.Equal([]byte(want), []byte(fields["Signature"])) {
+	// The whole header must be the one the signer writes: the same
+	// signature under another spelling (header names in other case or
+	// order, other separators) is not accepted, so one request has one
+	// form. versitygw signs with the same library.
+	want := c.Header.Get("Authorization")
+	if signatureOf(want) == "" || !hmac.Equal([]byte(want), []byte(auth)) {
 		return errors.New("signature does not match")
 	}
 	return nil
