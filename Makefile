@@ -98,4 +98,4 @@ fuzz-long:
 
 ## soak: 10 minutes of mixed issuance and enforcement at 16 clients (CI runs 60 s in test-go).
 soak: build tools
-	SOAK_SECONDS=600 $(GO) test -count=1 -v -timeout 20m -run TestSoak ./test/soak | grep -E 'soak_test|^(ok|FAIL|PASS)'
+	set -o pipefail; SOAK_SECONDS=600 $(GO) test -count=1 -v -timeout 20m -run TestSoak ./test/soak | grep -E 'soak_test|^(ok|FAIL|PASS)'

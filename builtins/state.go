@@ -60,6 +60,16 @@ var shared = newState(verifiedTokenCacheSize)
 // opa eval and opa test never change data during evaluation.
 func DataChanged() { shared.dataEpoch.Add(1) }
 
+// SetVerifiedTokenCacheSize bounds the cache of identity tokens
+// sts.verify_token has verified (default 16384): the core plugin applies
+// plugins.sts_sessions.identity_token_cache_size.
+func SetVerifiedTokenCacheSize(n int) {
+	if n <= 0 {
+		n = verifiedTokenCacheSize
+	}
+	shared.verifier.ResizeCache(n)
+}
+
 // JWKSCache returns the process-wide key set cache used by sts.verify_token,
 // for plugins that export its metrics.
 func JWKSCache() *jwks.Cache { return shared.keys }

@@ -120,6 +120,7 @@ func (p *Plugin) Start(ctx context.Context) error {
 		return err
 	}
 	builtins.Serve(p)
+	builtins.SetVerifiedTokenCacheSize(p.cfg.IdentityTokenCacheSize)
 	if err := p.open(ctx, p.cfg); err != nil {
 		p.setStatus(plugins.StateErr, err.Error())
 		return fmt.Errorf("%s plugin: %w", Name, err)
@@ -269,6 +270,7 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
 		return
 	}
 	p.cfg = next
+	builtins.SetVerifiedTokenCacheSize(next.IdentityTokenCacheSize)
 }
 
 // EnableHook is an OPA ConfigHook that switches the plugin on when the

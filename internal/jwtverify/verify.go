@@ -69,6 +69,14 @@ func NewVerifier(keys *jwks.Cache, resultCacheSize int) *Verifier {
 	return v
 }
 
+// ResizeCache changes how many verified tokens are remembered (n > 0; a
+// verifier built without a cache keeps none).
+func (v *Verifier) ResizeCache(n int) {
+	if v.results != nil && n > 0 {
+		v.results.Resize(n)
+	}
+}
+
 // Verify checks token at time now against the provider of set that its
 // "iss" names. A token presented again is answered from a cache of verified
 // tokens, which re-checks the time claims and that the signing key is still

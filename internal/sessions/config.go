@@ -27,6 +27,12 @@ type Config struct {
 	// VerifiedTokenCacheSize bounds the cache of verified session tokens
 	// (default 16384).
 	VerifiedTokenCacheSize int `json:"verified_token_cache_size"`
+	// IdentityTokenCacheSize bounds the cache of identity tokens that
+	// sts.verify_token has verified (default 16384). Each entry holds a
+	// token's decoded claims (a few KB): the cache is the largest part of
+	// a busy STS's memory. Applied whether or not the section configures
+	// an authority.
+	IdentityTokenCacheSize int `json:"identity_token_cache_size"`
 	// RevocationSnapshot is the local copy of the revocations of a
 	// replicated store (etcd), kept so that a restart while etcd is
 	// unreachable still knows them (default
@@ -97,6 +103,12 @@ func ParseConfig(raw []byte, persistDir string) (*Config, error) {
 	if err := dec.Decode(c); err != nil {
 		return nil, err
 	}
+	if c.IdentityTokenCacheSize < 0 {
+		return nil, errors.New("identity_token_cache_size must not be negative")
+	}
+	if onlyCaches(c) {
+		return c, nil // no authority, only the built-ins' cache size
+	}
 	if err := c.validate(persistDir); err != nil {
 		return nil, err
 	}
@@ -165,4 +177,14 @@ func (c *Config) validate(persistDir string) error {
 		s.PurgeIntervalSeconds = 60
 	}
 	return nil
+}
+
+// onlyCaches reports whether c sets nothing but the identity-token cache
+// size: a server that verifies tokens but runs no session authority.
+func onlyCaches(c *Config) bool {
+	probe := *c
+	probe.IdentityTokenCacheSize = 0
+	return probe.Issuer == "" && len(probe.Keys.SigningKeyFiles) == 0 && probe.Keys.DerivationSecretFile == "" && probe.Keys.Dir == "" &&
+		!probe.Keys.Generate && probe.Store.Type == "" && probe.Store.Path == "" && probe.Store.Etcd == nil &&
+		probe.Store.PurgeIntervalSeconds == 0 && probe.VerifiedTokenCacheSize == 0 && probe.RevocationSnapshot == ""
 }

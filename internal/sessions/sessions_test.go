@@ -29,6 +29,10 @@ func TestParseConfig(t *testing.T) {
 	if err != nil || c.Configured() {
 		t.Fatalf("{}: %+v %v", c, err)
 	}
+	c, err = ParseConfig([]byte(`{"identity_token_cache_size": 100}`), "/p")
+	if err != nil || c.Configured() || c.IdentityTokenCacheSize != 100 {
+		t.Fatalf("cache size only: %+v %v", c, err)
+	}
 	c, err = ParseConfig([]byte(`{"issuer": "https://sts"}`), "/p")
 	if err != nil || !c.Configured() || c.Store.Type != "bolt" || c.Store.Path != "/p/sts-sessions.db" || c.Keys.Dir != "/p/sts-keys" ||
 		c.Keys.Generate || c.VerifiedTokenCacheSize != DefaultVerifiedTokenCacheSize {
@@ -48,6 +52,7 @@ func TestParseConfig(t *testing.T) {
 		"etcd inline password": `{"issuer": "i", "store": {"type": "etcd", "etcd": {"endpoints": ["e"], "username": "u", "password": "p"}}}`,
 		"etcd user no file":    `{"issuer": "i", "store": {"type": "etcd", "etcd": {"endpoints": ["e"], "username": "u"}}}`,
 		"negative cache":       `{"issuer": "i", "verified_token_cache_size": -1}`,
+		"negative id cache":    `{"identity_token_cache_size": -1}`,
 		"issuer with spaces":   `{"issuer": " https://sts"}`,
 	} {
 		if _, err := ParseConfig([]byte(raw), "/p"); err == nil {

@@ -209,12 +209,34 @@ func TestSoak(t *testing.T) {
 			"polling": map[string]any{"min_delay_seconds": 1, "max_delay_seconds": 2}}},
 		"plugins": map[string]any{
 			"sts_sessions": map[string]any{"issuer": "http://" + stsAddr, "keys": map[string]any{"generate": true},
-				"store": map[string]any{"purge_interval_seconds": 5}, "verified_token_cache_size": 1024},
+				"store": map[string]any{"purge_interval_seconds": 5}, "verified_token_cache_size": 1024,
+				// Bounded caches reach their bound within the warm-up.
+				"identity_token_cache_size": 64},
 			"sts":    map[string]any{"addr": stsAddr},
 			"s3_iam": map[string]any{"socket": socket, "access_key": gwAK, "secret_key_file": filepath.Join(dir, "gw-secret")},
 		},
 	})
-	srv := opasts.Start(t, dir, "-c", filepath.Join(dir, "config.json"))
+	// SOAK_PPROF=<dir> saves heap profiles after the warm-up and at the
+	// end, to see what memory grows with.
+	profDir := os.Getenv("SOAK_PPROF")
+	args := []string{"-c", filepath.Join(dir, "config.json")}
+	if profDir != "" {
+		args = append(args, "--pprof")
+	}
+	srv := opasts.Start(t, dir, args...)
+	saveHeap := func(name string) {
+		if profDir == "" {
+			return
+		}
+		resp, err := http.Get(srv.URL + "/debug/pprof/heap?gc=1")
+		if err != nil {
+			t.Logf("heap profile: %v", err)
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		_ = os.WriteFile(filepath.Join(profDir, name), b, 0o600)
+	}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if _, err := os.Stat(socket); err == nil {
@@ -342,6 +364,9 @@ func TestSoak(t *testing.T) {
 		}
 		el := now.Sub(start)
 		samples = append(samples, sample{at: el, rss: rss(srv.PID()), goroutines: goroutines(t, srv.URL)})
+		if el >= 2*time.Minute && el < 2*time.Minute+duration/20 {
+			saveHeap("heap-warm.pb.gz")
+		}
 		if len(samples)%2 == 0 {
 			sub := fmt.Sprintf("worker-%d", revokes%clients)
 			body, _ := json.Marshal(map[string]string{"kind": "subject", "value": sub, "reason": "soak"})
@@ -363,6 +388,7 @@ func TestSoak(t *testing.T) {
 	}
 	wg.Wait()
 	samples = append(samples, sample{at: time.Since(start), rss: rss(srv.PID()), goroutines: goroutines(t, srv.URL)})
+	saveHeap("heap-end.pb.gz")
 
 	// Report, then judge.
 	total := time.Since(start)
