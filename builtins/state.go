@@ -56,7 +56,7 @@ var shared = newState(verifiedTokenCacheSize)
 // DataChanged tells the built-ins that data was committed to the store
 // they read from. OPA's in-memory store changes objects in place, so the
 // compiled-value caches stop trusting object identity and compare once
-// more. The server calls it from a store trigger (plugin/stsbuiltins);
+// more. The server calls it from a store trigger (internal/core);
 // opa eval and opa test never change data during evaluation.
 func DataChanged() { shared.dataEpoch.Add(1) }
 

@@ -99,7 +99,7 @@ func startReplica(t *testing.T, h *idp.Hydra, nodes []*etcdNode, keysDir, name s
 	return startReplicaOn(t, h, map[string]any{"endpoints": endpoints(nodes), "request_timeout_seconds": 2}, keysDir, name)
 }
 
-// startReplicaOn starts a replica with the given plugins.sts.store.etcd.
+// startReplicaOn starts a replica with the given plugins.sts_sessions.store.etcd.
 func startReplicaOn(t *testing.T, h *idp.Hydra, etcdCfg map[string]any, keysDir, name string) (api, sts string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
