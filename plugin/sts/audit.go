@@ -26,8 +26,9 @@ func (p *Plugin) finish(ctx context.Context, out *outcome, requestID string, sta
 	if out.input == nil || p.config().DecisionLogs.Disabled || !audit.Enabled(p.manager) {
 		return // the request never reached the policy
 	}
-	token, accessToken := inputString(out.input, "token"), inputString(out.input, "access_token")
-	result := map[string]any{"decision": audit.Scrub(out.decision, token, accessToken)}
+	secrets := out.secrets()
+	token := inputString(out.input, "token")
+	result := map[string]any{"decision": audit.Scrub(out.decision, secrets...)}
 	if out.issued != nil {
 		result["issued"] = map[string]any{
 			"access_key_id": out.issued.AccessKeyID,
@@ -42,7 +43,7 @@ func (p *Plugin) finish(ctx context.Context, out *outcome, requestID string, sta
 		DecisionID: requestID,
 		Path:       p.config().decisionQuery,
 		Timestamp:  start,
-		Input:      maskedInput(out.input, token, accessToken),
+		Input:      maskedInput(out.input, secrets...),
 		Result:     result,
 		Bundles:    out.bundles,
 		Error:      out.evalErr,

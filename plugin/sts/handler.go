@@ -35,6 +35,22 @@ type outcome struct {
 	input    ast.Object
 	evalErr  error
 	metrics  evalmetrics.Metrics
+	// minted are the credentials the decision itself minted: their
+	// secrets may be in the decision, and never reach the log.
+	minted []sessions.Minted
+}
+
+// secrets are what the request's log entries must never show: the
+// identity tokens, and the secrets of what the decision minted.
+func (o *outcome) secrets() []string {
+	var s []string
+	if o.input != nil {
+		s = append(s, inputString(o.input, "token"), inputString(o.input, "access_token"))
+	}
+	for _, m := range o.minted {
+		s = append(s, m.Issued.SecretAccessKey, m.Issued.SessionToken)
+	}
+	return s
 }
 
 func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID string) {
@@ -101,8 +117,9 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		out.revision, out.bundles = prepared.Revision, prepared.Bundles
 	}
 	out.decision = dec
+	out.minted = scope.Minted()
 	if err != nil {
-		err = audit.ScrubError(err, req.Token, req.AccessToken)
+		err = audit.ScrubError(err, out.secrets()...)
 		out.evalErr = err
 		p.logger().Error("STS decision failed (request %s): %v", requestID, err)
 		out.err = stswire.InternalError()
@@ -144,7 +161,7 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 	// Credentials that are not registered are not handed out: revocation
 	// and audit rely on the registry. That includes any the decision
 	// minted itself.
-	toRegister := append(scope.Minted(), sessions.Minted{Grant: g, Issued: issued})
+	toRegister := append(out.minted, sessions.Minted{Grant: g, Issued: issued})
 	for _, m := range toRegister {
 		if err := authority.Register(ctx, registryRecord(m, string(req.Action), out.revision, clientIP)); err != nil {
 			p.logger().Error("STS could not register session %s (request %s): %v", m.Issued.SessionID, requestID, err)

@@ -409,3 +409,51 @@ func mustKeys(t *testing.T, dir string) *keyring.Keyring {
 	must(t, err)
 	return kr
 }
+
+// A decision that mints with sts.issue_credentials and returns what it
+// minted: the STS plugin's decision-log entry carries none of its
+// secrets, even with the mask policy removed (the plugin scrubs at its
+// own depth, whatever policy an operator ships).
+func TestSecretsMintedByTheDecisionNeverReachTheLog(t *testing.T) {
+	dir := t.TempDir()
+	generateKeys(t, dir)
+	h := newManager(t, dir, `{"plugins": {`+sessionsConfig(dir)+`, "sts": {"addr": "127.0.0.1:0", "decision": "custom/decision"}}}`, nil)
+	ctx := context.Background()
+	must(t, storage.Txn(ctx, h.m.Store, storage.WriteParams, func(txn storage.Transaction) error {
+		if err := h.m.Store.DeletePolicy(ctx, txn, "system/log/mask.rego"); err != nil {
+			return err
+		}
+		return h.m.Store.UpsertPolicy(ctx, txn, "custom.rego", []byte(`package custom
+
+decision := {"allow": false, "reason": "minted on the side", "minted": sts.issue_credentials({"subject": "side", "duration_seconds": 900})}
+`))
+	}))
+	must(t, h.m.Start(ctx))
+	p := h.m.Plugin(sts.Name).(*sts.Plugin)
+	form := "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::000000000000:role/x&RoleSessionName=s1&WebIdentityToken=a.b.c"
+	resp, err := http.Post("http://"+p.Addr()+"/", "application/x-www-form-urlencoded", strings.NewReader(form))
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	entries := h.decisionLogs()
+	if len(entries) != 1 {
+		t.Fatalf("%d entries", len(entries))
+	}
+	e, _ := json.Marshal(entries[0])
+	var logged struct {
+		Result struct {
+			Decision struct {
+				Minted map[string]any `json:"minted"`
+			} `json:"decision"`
+		} `json:"result"`
+	}
+	must(t, json.Unmarshal(e, &logged))
+	m := logged.Result.Decision.Minted
+	str := func(k string) string { s, _ := m[k].(string); return s }
+	if str("access_key_id") == "" || m["ephemeral"] != false || !strings.HasPrefix(str("secret_access_key"), "redacted:sha256:") ||
+		!strings.HasPrefix(str("session_token"), "redacted:sha256:") {
+		t.Fatalf("minted credentials as logged: %s", e)
+	}
+}
