@@ -140,20 +140,9 @@ func TestUnknownKidFloodAndAFlappingIdP(t *testing.T) {
 	// Hostile shapes: each a 4xx with an STS error document, each counted.
 	deniedBefore := totalDenied(t, srv.URL)
 	big := strings.Repeat("a", 30000)
-	raw := func(method, ctype, body string) (int, string) {
-		req, _ := http.NewRequest(method, "http://"+stsAddr+"/", strings.NewReader(body))
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		must(t, err)
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	form := "application/x-www-form-urlencoded"
 	hostile := []struct{ method, ctype, body string }{
-		{"GET", "", ""},
+		{"PUT", form, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15"},
 		{"POST", form, ""},
 		{"POST", form, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=" + big},
 		{"POST", form, strings.Repeat("x", 300<<10)},
@@ -167,7 +156,7 @@ func TestUnknownKidFloodAndAFlappingIdP(t *testing.T) {
 		{"POST", form, "%zz=%zz"},
 	}
 	for _, h := range hostile {
-		status, body := raw(h.method, h.ctype, h.body)
+		status, body, _ := send(t, h.method, "http://"+stsAddr+"/", h.ctype, h.body)
 		if status < 400 || status >= 500 || !strings.Contains(body, "<ErrorResponse") {
 			t.Errorf("%s %.60q: %d %.200s", h.method, h.body, status, body)
 		}

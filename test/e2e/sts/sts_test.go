@@ -322,7 +322,13 @@ func assumeWithCLI(t *testing.T, endpoint, token string) (string, string, error)
 
 func post(t *testing.T, u, contentType, body string) (int, string, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(body))
+	return send(t, http.MethodPost, u, contentType, body)
+}
+
+// send makes one request with the given method, content type and body.
+func send(t *testing.T, method, u, contentType, body string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
 	must(t, err)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
