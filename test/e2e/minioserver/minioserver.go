@@ -1,0 +1,134 @@
+// Package minioserver starts the real MinIO community server (its last
+// community commit, built from the Go module proxy by
+// scripts/build-tools.sh) as a separate process for end-to-end tests and
+// benchmarks. MinIO is AGPL: it is only ever run, never imported.
+package minioserver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/opa-sts/opa-sts/test/e2e/opasts"
+)
+
+// Version is the MinIO module version the tests pin (scripts/build-tools.sh).
+const Version = "v0.0.0-20260212201848-7aac2a2c5b7c"
+
+// Root credentials of every test server.
+const (
+	RootUser     = "minio-root-user"
+	RootPassword = "minio-root-password-for-tests"
+)
+
+// Binary returns the cached MinIO binary.
+func Binary(t testing.TB) string {
+	t.Helper()
+	dir := os.Getenv("OPA_STS_TOOLS")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".cache", "opa-sts", "tools")
+	}
+	bin := filepath.Join(dir, "bin", "minio-"+Version)
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("MinIO not built (%v): run bash scripts/build-tools.sh minio", err)
+	}
+	return bin
+}
+
+// Server is a running MinIO.
+type Server struct {
+	// Addr is the S3 (and STS) endpoint, host:port; URL is http://Addr.
+	Addr, URL string
+	cmd       *exec.Cmd
+	logs      *opasts.SyncBuffer
+	done      chan struct{}
+}
+
+// Start runs `minio server` over a fresh directory under dir with env
+// (MINIO_* settings, "KEY=VALUE") on free loopback ports, and returns once
+// /minio/health/ready answers 200. It is killed at cleanup; its log is
+// printed when the test failed.
+func Start(t testing.TB, dir string, env ...string) *Server {
+	t.Helper()
+	data, err := os.MkdirTemp(dir, "minio-data-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
+	console := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
+	cmd := exec.Command(Binary(t), "server", data, "--address", addr, "--console-address", console, "--quiet")
+	cmd.Env = append([]string{
+		"HOME=" + dir,
+		"PATH=" + os.Getenv("PATH"),
+		"MINIO_ROOT_USER=" + RootUser,
+		"MINIO_ROOT_PASSWORD=" + RootPassword,
+		"MINIO_BROWSER=off",
+		"MINIO_UPDATE=off",
+		"MINIO_CI_CD=on",
+	}, env...)
+	s := &Server{Addr: addr, URL: "http://" + addr, cmd: cmd, logs: &opasts.SyncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = s.logs, s.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("MinIO log:\n%s", s.Logs())
+		}
+	})
+	if err := s.waitReady(60 * time.Second); err != nil {
+		t.Fatalf("MinIO not ready: %v\n%s", err, s.Logs())
+	}
+	return s
+}
+
+func (s *Server) waitReady(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		select {
+		case <-s.done:
+			return fmt.Errorf("minio exited")
+		default:
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/minio/health/ready", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no 200 from /minio/health/ready: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Logs returns what MinIO printed so far.
+func (s *Server) Logs() string { return s.logs.String() }
+
+// PID is the server's process id (for RSS measurements).
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
+// Stop kills the server and waits for it (idempotent).
+func (s *Server) Stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+}
