@@ -1,6 +1,12 @@
-package sts
+// Package listener opens the hardened TCP listeners of opa-sts's own
+// servers (the STS, MinIO's identity plugin): open connections capped
+// below TLS, and TLS 1.2 or 1.3 from files.
+package listener
 
 import (
+	"crypto/tls"
+	"errors"
+	"fmt"
 	"net"
 	"strconv"
 	"sync"
@@ -19,8 +25,55 @@ type cappedListener struct {
 	refused func()
 }
 
-func newCappedListener(ln net.Listener, max int, refused func()) net.Listener {
+// Capped caps the open connections of ln at max; refused is called for
+// each connection refused.
+func Capped(ln net.Listener, max int, refused func()) net.Listener {
 	return &cappedListener{Listener: ln, max: int64(max), refused: refused}
+}
+
+// TLS configures HTTPS from PEM files.
+type TLS struct {
+	CertFile   string `json:"cert_file"`
+	KeyFile    string `json:"key_file"`
+	MinVersion string `json:"min_version"` // "1.2" (default) or "1.3"
+
+	minVersion uint16
+}
+
+// Validate checks the settings (the files are read by Listen).
+func (t *TLS) Validate() error {
+	if t.CertFile == "" || t.KeyFile == "" {
+		return errors.New("tls: cert_file and key_file are required")
+	}
+	switch t.MinVersion {
+	case "", "1.2":
+		t.minVersion = tls.VersionTLS12
+	case "1.3":
+		t.minVersion = tls.VersionTLS13
+	default:
+		return fmt.Errorf("tls.min_version %q: use 1.2 or 1.3", t.MinVersion)
+	}
+	return nil
+}
+
+// Listen listens on addr with at most maxConns open connections (refused
+// counts the others), serving TLS when t is set (validated).
+func Listen(addr string, t *TLS, maxConns int, refused func()) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	// Capped below TLS, so that the server still sees *tls.Conn.
+	ln = Capped(ln, maxConns, refused)
+	if t == nil {
+		return ln, nil
+	}
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	return tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: t.minVersion}), nil
 }
 
 const busyBody = "too many connections, retry\n"

@@ -2,7 +2,6 @@ package sts
 
 import (
 	"bytes"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opa-sts/opa-sts/internal/listener"
 	"github.com/opa-sts/opa-sts/internal/secretfile"
 )
 
@@ -55,13 +55,7 @@ type Config struct {
 }
 
 // TLSConfig configures HTTPS.
-type TLSConfig struct {
-	CertFile   string `json:"cert_file"`
-	KeyFile    string `json:"key_file"`
-	MinVersion string `json:"min_version"` // "1.2" (default) or "1.3"
-
-	minVersion uint16
-}
+type TLSConfig = listener.TLS
 
 // LimitsConfig bounds requests.
 type LimitsConfig struct {
@@ -162,16 +156,8 @@ func (c *Config) validate(persistDir string) error {
 		c.trustedProxies = append(c.trustedProxies, prefix.Masked())
 	}
 	if c.TLS != nil {
-		if c.TLS.CertFile == "" || c.TLS.KeyFile == "" {
-			return errors.New("tls: cert_file and key_file are required")
-		}
-		switch c.TLS.MinVersion {
-		case "", "1.2":
-			c.TLS.minVersion = tls.VersionTLS12
-		case "1.3":
-			c.TLS.minVersion = tls.VersionTLS13
-		default:
-			return fmt.Errorf("tls.min_version %q: use 1.2 or 1.3", c.TLS.MinVersion)
+		if err := c.TLS.Validate(); err != nil {
+			return err
 		}
 	}
 	if c.Decision == "" {

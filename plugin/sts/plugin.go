@@ -7,7 +7,6 @@ package sts
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -22,6 +21,7 @@ import (
 	"github.com/opa-sts/opa-sts/internal/audit"
 	"github.com/opa-sts/opa-sts/internal/core"
 	"github.com/opa-sts/opa-sts/internal/decision"
+	"github.com/opa-sts/opa-sts/internal/listener"
 	"github.com/opa-sts/opa-sts/internal/sessions"
 	"github.com/opa-sts/opa-sts/internal/stswire"
 )
@@ -121,19 +121,9 @@ func (p *Plugin) start(ctx context.Context) error {
 	}
 
 	p.sem = make(chan struct{}, cfg.Limits.MaxConcurrentRequests)
-	ln, err := net.Listen("tcp", cfg.Addr)
+	ln, err := listener.Listen(cfg.Addr, cfg.TLS, cfg.Limits.MaxConnections, p.metrics.connectionsRefused.Inc)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	// Capped below TLS, so that the server still sees *tls.Conn.
-	ln = newCappedListener(ln, cfg.Limits.MaxConnections, p.metrics.connectionsRefused.Inc)
-	if cfg.TLS != nil {
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("tls: %w", err)
-		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: cfg.TLS.minVersion})
+		return err
 	}
 	p.listener = ln
 	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
