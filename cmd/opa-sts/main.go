@@ -16,6 +16,7 @@ import (
 
 	_ "github.com/opa-sts/opa-sts/builtins" // registers the sts.* built-ins
 	"github.com/opa-sts/opa-sts/internal/core"
+	"github.com/opa-sts/opa-sts/plugin/minioidentity"
 	"github.com/opa-sts/opa-sts/plugin/s3iam"
 	"github.com/opa-sts/opa-sts/plugin/sts"
 )
@@ -40,6 +41,7 @@ func run() int {
 	runtime.RegisterHook(core.EnableHook{})
 	runtime.RegisterPlugin(sts.Name, sts.Factory{})
 	runtime.RegisterPlugin(s3iam.Name, s3iam.Factory{})
+	runtime.RegisterPlugin(minioidentity.Name, minioidentity.Factory{})
 
 	root := cmd.Command(nil, "opa-sts")
 	root.Use = "opa-sts"

@@ -31,6 +31,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/prometheus/client_golang/prometheus"
 
 	_ "github.com/opa-sts/opa-sts/builtins"
 	"github.com/opa-sts/opa-sts/internal/core"
@@ -38,6 +39,7 @@ import (
 	"github.com/opa-sts/opa-sts/internal/keyring"
 	"github.com/opa-sts/opa-sts/internal/sessions"
 	"github.com/opa-sts/opa-sts/internal/sessionstore"
+	"github.com/opa-sts/opa-sts/plugin/minioidentity"
 	"github.com/opa-sts/opa-sts/plugin/s3iam"
 	"github.com/opa-sts/opa-sts/plugin/sts"
 	"github.com/opa-sts/opa-sts/policies"
@@ -52,7 +54,9 @@ type harness struct {
 	m       *plugins.Manager
 	console *test.Logger
 	dir     string
-	stopped bool
+	// registry is the manager's Prometheus registry.
+	registry *prometheus.Registry
+	stopped  bool
 }
 
 // stop stops the manager once (OPA's decision-log plugin blocks on a
@@ -99,11 +103,13 @@ func newManager(t *testing.T, dir, config string, data map[string]any) *harness 
 		})
 	}))
 	console := test.New()
+	registry := prometheus.NewRegistry()
 	m, err := plugins.New([]byte(config), "inprocess", store,
-		plugins.Logger(logging.NewNoOpLogger()), plugins.ConsoleLogger(console))
+		plugins.Logger(logging.NewNoOpLogger()), plugins.ConsoleLogger(console),
+		plugins.WithPrometheusRegister(registry))
 	must(t, err)
 	must(t, m.Init(ctx))
-	factories := map[string]plugins.Factory{core.Name: core.Factory{}, sts.Name: sts.Factory{}, s3iam.Name: s3iam.Factory{}}
+	factories := map[string]plugins.Factory{core.Name: core.Factory{}, sts.Name: sts.Factory{}, s3iam.Name: s3iam.Factory{}, minioidentity.Name: minioidentity.Factory{}}
 	var cfg map[string]json.RawMessage
 	must(t, json.Unmarshal([]byte(config), &struct {
 		Plugins *map[string]json.RawMessage `json:"plugins"`
@@ -123,7 +129,7 @@ func newManager(t *testing.T, dir, config string, data map[string]any) *harness 
 	lc, err := logs.NewConfigBuilder().WithBytes([]byte(`{"console": true}`)).WithServices(m.Services()).Parse()
 	must(t, err)
 	m.Register(logs.Name, logs.New(lc, m))
-	h := &harness{m: m, console: console, dir: dir}
+	h := &harness{m: m, console: console, dir: dir, registry: registry}
 	t.Cleanup(h.stop)
 	return h
 }

@@ -3,25 +3,37 @@
 # description: |
 #   MinIO (MINIO_POLICY_PLUGIN_URL=.../v1/data/httpapi/authz/allow) posts
 #   {"input": {account, groups, action, bucket, object, conditions, owner,
-#   claims, denyOnly}} for every S3 request. The session was minted by
-#   MinIO from the same identity provider, so input.claims are the IdP's
-#   claims and the same mapping rules (data.opa_sts.bindings) give the roles;
-#   their statements are evaluated with sts.iam_evaluate_roles.
+#   claims, denyOnly}} for every authenticated request, root's and admin
+#   APIs included. The roles of the request are those of
+#     - the claims' identity, mapped by data.opa_sts.bindings like an
+#       issuance (sessions MinIO minted with identity_openid, or with
+#       AssumeRoleWithCustomToken through opa-sts's identity plugin, and
+#       the service accounts such sessions created, which carry their
+#       parent's claims);
+#     - MinIO's own users (credentials without an "iss" claim: MinIO
+#       authenticated them itself) in data.opa_sts.minio.users
+#       {"<user>": [roles]}, the user being the claims' parent (STS and
+#       service accounts of that user) or the account;
+#     - MinIO's groups of the account, data.opa_sts.minio.groups
+#       {"<group>": [roles]}.
+#   Their statements are evaluated with sts.iam_evaluate_roles.
 #
 #   Rules, in order:
-#     owner     MinIO's root credentials (owner: true) are allowed: MinIO
-#               itself vouches for them.
+#     owner     MinIO's root credentials (owner: true) are allowed unless
+#               data.opa_sts.minio.owner is "deny" (default "allow":
+#               MinIO vouches for them, and an operator who denies root
+#               can only administer MinIO through its environment).
 #     denyOnly  MinIO asks whether an explicit Deny applies: allowed unless
 #               a statement denies.
-#     otherwise allowed when a statement of the identity's roles allows and
-#               none denies, and, when the session carries a session
-#               policy, that policy allows too and does not deny.
+#     otherwise allowed when a statement of the roles allows and none
+#               denies, and, when the session carries a session policy,
+#               that policy allows too and does not deny.
 #
 #   With a policy plugin set, MinIO stops enforcing session policies (the
-#   Policy parameter of its STS calls) and forwards them as the claim
-#   claims.sessionPolicy, base64 of the policy's JSON. It is intersected
-#   here: a session policy only narrows. One that cannot be read denies
-#   everything (fail closed).
+#   Policy parameter of its STS calls, a service account's embedded
+#   policy) and forwards them as the claim claims.sessionPolicy, base64 of
+#   the policy's JSON. It is intersected here: a session policy only
+#   narrows. One that cannot be read denies everything (fail closed).
 package httpapi.authz
 
 import data.sts.mapping
@@ -31,7 +43,17 @@ import data.sts.mapping
 # answer with its reason and rule (for explanations and decision logs).
 default allow := false
 
-allow if input.owner == true
+allow if owner
+
+# The root credentials, when the operator lets them through.
+owner if {
+	input.owner == true
+	object.get(minio, "owner", "allow") != "deny"
+}
+
+default minio := {}
+
+minio := data.opa_sts.minio
 
 allow if outcome == "allow"
 
@@ -43,16 +65,49 @@ allow if {
 default decision := {"allow": false, "reason": "no statement allows this request", "rule": "default"}
 
 decision := {"allow": true, "reason": "MinIO owner credentials", "rule": "owner"} if {
-	input.owner == true
+	owner
 } else := {"allow": outcome != "deny", "reason": concat("", [outcome, " (deny-only check)"]), "rule": "deny_only"} if {
 	input.denyOnly == true
 } else := {"allow": outcome == "allow", "reason": concat("", [outcome, " for roles ", concat(",", roles)]), "rule": "statements", "roles": roles}
 
-id := mapping.identity(object.get(input, "claims", {}))
+default input_claims := {}
+
+input_claims := input.claims if is_object(input.claims)
+
+# A session MinIO minted with AssumeRoleWithCustomToken has MinIO's own
+# subject ("custom:<user>", its parent too); opa-sts's identity plugin put
+# the token's subject in opa_sts_sub, and the mapping sees that one.
+claims := object.union(input_claims, {"sub": input_claims.opa_sts_sub}) if {
+	startswith(input_claims.parent, "custom:")
+	input_claims.sub == input_claims.parent
+	is_string(input_claims.opa_sts_sub)
+} else := input_claims
+
+id := mapping.identity(claims)
+
+# MinIO's own user: the parent of an STS session or service account, else
+# the account; only for credentials no identity provider asserted.
+minio_user := input_claims.parent if {
+	not input_claims.iss
+	is_string(input_claims.parent)
+} else := input.account if {
+	not input_claims.iss
+}
 
 default roles := []
 
-roles := id.roles
+roles := object.get(id, "roles", []) if {
+	not minio.users
+	not minio.groups
+} else := sort((({r |
+	some r in object.get(id, "roles", [])
+} | {r |
+	some r in object.get(object.get(minio, "users", {}), minio_user, [])
+}) | {r |
+	is_array(input.groups)
+	some g in input.groups
+	some r in object.get(object.get(minio, "groups", {}), g, [])
+}))
 
 # MinIO's condition keys ("SourceIp", "prefix") are matched by statements'
 # AWS names ("aws:SourceIp", "s3:prefix"): the evaluation falls back to

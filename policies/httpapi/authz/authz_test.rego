@@ -129,3 +129,82 @@ test_unreadable_session_policy_denies_everything if {
 		not authz.allow with input as minio("s3:GetObject", "data", "home/alice/a.txt", {"claims": c}) with data.opa_sts as config
 	}
 }
+
+# Root is the operator's choice in data: allowed by default, denied when
+# data.opa_sts.minio.owner is "deny" (then root is an ordinary identity
+# without claims, and nothing allows it).
+test_owner_is_the_operators_choice if {
+	root := minio("s3:DeleteBucket", "data", "", {"owner": true, "claims": {}, "account": "minioadmin"})
+	allowed(root)
+	authz.allow with input as root with data.opa_sts as object.union(config, {"minio": {"owner": "allow"}})
+	not authz.allow with input as root with data.opa_sts as object.union(config, {"minio": {"owner": "deny"}})
+	d := authz.decision with input as root with data.opa_sts as object.union(config, {"minio": {"owner": "deny"}})
+	not d.allow
+	d.rule == "statements"
+}
+
+internal := object.union(config, {"minio": {
+	"users": {"carol": ["readers"]},
+	"groups": {"auditors": ["readers"]},
+}})
+
+# MinIO's own users: the parent of an STS session or service account, or
+# the account itself; only for credentials without an issuer.
+test_minio_users_by_parent_or_account if {
+	svc := minio("s3:GetObject", "shared", "report.csv", {"account": "SVCACCOUNTKEY", "claims": {"parent": "carol", "sa-policy": "inherited-policy", "accessKey": "SVCACCOUNTKEY"}})
+	authz.allow with input as svc with data.opa_sts as internal
+	user := minio("s3:GetObject", "shared", "report.csv", {"account": "carol", "claims": {}})
+	authz.allow with input as user with data.opa_sts as internal
+	other := minio("s3:GetObject", "shared", "report.csv", {"account": "dave", "claims": {}})
+	not authz.allow with input as other with data.opa_sts as internal
+}
+
+# An identity provider's token cannot name a MinIO user: a "parent" claim
+# next to an issuer is not MinIO's.
+test_idp_claims_cannot_claim_a_minio_user if {
+	forged := minio("s3:GetObject", "shared", "report.csv", {"claims": {"iss": "https://other.example", "sub": "x", "parent": "carol"}})
+	not authz.allow with input as forged with data.opa_sts as internal
+}
+
+test_minio_groups if {
+	g := minio("s3:GetObject", "shared", "report.csv", {"account": "erin", "claims": {}, "groups": ["auditors"]})
+	authz.allow with input as g with data.opa_sts as internal
+	h := minio("s3:GetObject", "shared", "report.csv", {"account": "erin", "claims": {}, "groups": ["interns"]})
+	not authz.allow with input as h with data.opa_sts as internal
+}
+
+# A service account of an STS user carries its parent's claims, and its
+# embedded policy as sessionPolicy: the parent's roles, narrowed.
+test_service_account_of_an_sts_user if {
+	sa_claims := object.union(object.remove(claims, ["exp"]), {
+		"parent": "pHash", "sa-policy": "embedded-policy",
+		"sessionPolicy": base64.encode(json.marshal({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::data/home/alice/public/*"}]})),
+	})
+	allowed(minio("s3:GetObject", "data", "home/alice/public/a.txt", {"claims": sa_claims}))
+	not allowed(minio("s3:GetObject", "data", "home/alice/private.txt", {"claims": sa_claims}))
+	inherited := object.union(object.remove(claims, ["exp"]), {"parent": "pHash", "sa-policy": "inherited-policy"})
+	allowed(minio("s3:GetObject", "data", "home/alice/private.txt", {"claims": inherited}))
+}
+
+# AssumeRoleWithCustomToken sessions: MinIO's sub is "custom:<user>"; the
+# identity plugin's opa_sts_sub is the token's subject, which the bindings
+# and ${jwt:sub} see.
+custom_config := object.union(config, {
+	"bindings": [{"role": "mine", "issuer": iss, "subjects": ["0f3c"]}],
+	"roles": {"mine": {"statements": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::homes/${jwt:sub}/*"}]}},
+})
+
+custom_claims := {
+	"iss": iss, "azp": "minio", "opa_sts_sub": "0f3c", "sub": "custom:0f3c", "parent": "custom:0f3c",
+	"roleArn": "arn:minio:iam:::role/opa-sts", "exp": 4102444800, "accessKey": "ABCDEFGHIJKLMNOPQRST",
+}
+
+test_custom_token_sessions_map_the_tokens_subject if {
+	req := minio("s3:GetObject", "homes", "0f3c/a.txt", {"claims": custom_claims})
+	authz.allow with input as req with data.opa_sts as custom_config
+	not authz.allow with input as minio("s3:GetObject", "homes", "custom:0f3c/a.txt", {"claims": custom_claims}) with data.opa_sts as custom_config
+
+	# opa_sts_sub is only read where MinIO's own sub and parent say custom token
+	openid := object.union(custom_claims, {"sub": "someone", "parent": "custom:0f3c"})
+	not authz.allow with input as minio("s3:GetObject", "homes", "0f3c/a.txt", {"claims": openid}) with data.opa_sts as custom_config
+}

@@ -1,0 +1,164 @@
+// Package minioidentity is the OPA plugin that serves MinIO's identity
+// plugin contract (MINIO_IDENTITY_PLUGIN_URL, the server side of MinIO's
+// AssumeRoleWithCustomToken) on its own listener: MinIO posts the client's
+// token, Rego decides who its bearer is (data.sts.minio.identity by
+// default: sts.verify_token and the same bindings as issuance), and the
+// answer is MinIO's {"user", "maxValiditySeconds", "claims"} or 403
+// {"reason"}.
+//
+// It has its own listener rather than a route on OPA's API because MinIO
+// puts the token in the query string, and OPA's server logs request
+// parameters at debug level and in traces.
+package minioidentity
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/logging"
+	"github.com/open-policy-agent/opa/v1/plugins"
+
+	"github.com/opa-sts/opa-sts/internal/decision"
+	"github.com/opa-sts/opa-sts/internal/listener"
+)
+
+// Factory creates the plugin. Register it with runtime.RegisterPlugin(Name, Factory{}).
+type Factory struct{}
+
+// Validate parses and checks the configuration; the auth token file is
+// read here, so a missing or empty one stops OPA from starting.
+func (Factory) Validate(_ *plugins.Manager, raw []byte) (any, error) { return parseConfig(raw) }
+
+// New returns the plugin; it does nothing until Start.
+func (Factory) New(m *plugins.Manager, cfg any) plugins.Plugin {
+	p := &Plugin{manager: m}
+	p.cfg.Store(cfg.(*Config))
+	m.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
+	return p
+}
+
+// Plugin serves MinIO's identity plugin contract.
+type Plugin struct {
+	manager *plugins.Manager
+	cfg     atomic.Pointer[Config]
+
+	mu       sync.Mutex // orders Start, Stop and Reconfigure
+	server   *http.Server
+	listener net.Listener
+	done     chan struct{}
+
+	eval    atomic.Pointer[decision.Evaluator]
+	sem     atomic.Pointer[chan struct{}]
+	metrics *metrics
+}
+
+func (p *Plugin) config() *Config { return p.cfg.Load() }
+
+func (p *Plugin) logger() logging.Logger {
+	return p.manager.Logger().WithFields(map[string]any{"plugin": Name})
+}
+
+func (p *Plugin) setStatus(s plugins.State, msg string) {
+	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: s, Message: msg})
+}
+
+// Addr returns the address the plugin listens on (useful with port 0).
+func (p *Plugin) Addr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.listener == nil {
+		return ""
+	}
+	return p.listener.Addr().String()
+}
+
+// Start opens the listener.
+func (p *Plugin) Start(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.start(ctx); err != nil {
+		p.setStatus(plugins.StateErr, err.Error())
+		return fmt.Errorf("%s plugin: %w", Name, err)
+	}
+	p.setStatus(plugins.StateOK, "")
+	return nil
+}
+
+func (p *Plugin) start(ctx context.Context) error {
+	cfg := p.config()
+	var err error
+	if p.metrics == nil {
+		if p.metrics, err = newMetrics(p.manager.PrometheusRegister()); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+	}
+	if e := p.eval.Load(); e == nil || e.Query() != cfg.decisionQuery {
+		p.eval.Store(decision.New(ctx, p.manager, cfg.decisionQuery))
+	}
+	sem := make(chan struct{}, cfg.Limits.MaxConcurrentRequests)
+	p.sem.Store(&sem)
+	ln, err := listener.Listen(cfg.Addr, cfg.TLS, cfg.Limits.MaxConnections, p.metrics.connectionsRefused.Inc)
+	if err != nil {
+		return err
+	}
+	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
+	p.listener = ln
+	p.server = &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: sec(cfg.Limits.ReadHeaderTimeoutSeconds),
+		ReadTimeout:       sec(cfg.Limits.ReadHeaderTimeoutSeconds + cfg.Limits.RequestTimeoutSeconds),
+		WriteTimeout:      sec(cfg.Limits.WriteTimeoutSeconds),
+		IdleTimeout:       sec(cfg.Limits.IdleTimeoutSeconds),
+		MaxHeaderBytes:    64 << 10,
+	}
+	p.done = make(chan struct{})
+	go func(srv *http.Server, ln net.Listener, done chan struct{}) {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			p.logger().Error("MinIO identity plugin listener stopped: %v", err)
+			p.setStatus(plugins.StateErr, "listener stopped")
+		}
+	}(p.server, ln, p.done)
+	p.logger().Info("MinIO identity plugin listening: MINIO_IDENTITY_PLUGIN_URL=%s (decision %s)", cfg.URL(), cfg.decisionQuery)
+	return nil
+}
+
+// Stop closes the listener, letting requests in flight finish (up to ctx).
+func (p *Plugin) Stop(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stop(ctx)
+	p.setStatus(plugins.StateNotReady, "")
+}
+
+func (p *Plugin) stop(ctx context.Context) {
+	if p.server == nil {
+		return
+	}
+	shutdownCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_ = p.server.Shutdown(shutdownCtx)
+	cancel()
+	<-p.done
+	p.server, p.listener = nil, nil
+}
+
+// Reconfigure restarts the listener with the new configuration (a new
+// auth token takes effect for the next request).
+func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stop(ctx)
+	p.cfg.Store(cfg.(*Config))
+	if err := p.start(ctx); err != nil {
+		p.logger().Error("%s plugin: reconfigure: %v", Name, err)
+		p.setStatus(plugins.StateErr, err.Error())
+		return
+	}
+	p.setStatus(plugins.StateOK, "")
+}
