@@ -5,26 +5,12 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-)
 
-// exampleBinary builds examples/client-grants once per test.
-func exampleBinary(t *testing.T) string {
-	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-	bin := filepath.Join(t.TempDir(), "client-grants")
-	cmd := exec.Command("go", "build", "-o", bin, "./examples/client-grants")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build the example: %v\n%s", err, out)
-	}
-	return bin
-}
+	"github.com/opa-sts/opa-sts/test/e2e/opasts"
+)
 
 func runExample(t *testing.T, bin string, e *env, clientID, prefix string, extra ...string) (string, error) {
 	t.Helper()
@@ -47,7 +33,7 @@ func runExample(t *testing.T, bin string, e *env, clientID, prefix string, extra
 // is AccessDenied, and short-lived credentials are refused once expired.
 func TestClientGrantsExample(t *testing.T) {
 	e := startEnv(t)
-	bin := exampleBinary(t)
+	bin := opasts.BuildExample(t, "client-grants")
 
 	out, err := runExample(t, bin, e, client, "home/"+client+"/")
 	if err != nil || !strings.Contains(out, "6. deleted") || !strings.Contains(out, "done") {

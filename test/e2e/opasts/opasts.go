@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -223,4 +225,19 @@ func ExpectConfigWithoutAs(t testing.TB, apiURL, token string, secrets ...string
 			t.Fatalf("GET /v1/config shows a secret:\n%s", buf.String())
 		}
 	}
+}
+
+// BuildExample builds examples/<name> of this repository into a test
+// directory and returns the binary.
+func BuildExample(t testing.TB, name string) string {
+	t.Helper()
+	_, file, _, _ := goruntime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
+	bin := filepath.Join(t.TempDir(), name)
+	cmd := exec.Command("go", "build", "-o", bin, "./examples/"+name)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build examples/%s: %v\n%s", name, err, out)
+	}
+	return bin
 }
