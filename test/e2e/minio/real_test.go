@@ -372,4 +372,3 @@ func TestRealMinIO(t *testing.T) {
 		}
 	})
 }
-
