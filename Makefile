@@ -86,7 +86,8 @@ FUZZ_TARGETS := \
 	./plugin/s3iam:FuzzGatewaySigV4 \
 	./policies:FuzzMinIOContractInput \
 	./internal/jsonast:FuzzDecode \
-	./internal/sessionstore:FuzzDecodeSession
+	./internal/sessionstore:FuzzDecodeSession \
+	./plugin/minioidentity:FuzzIdentityRequest
 test-fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
