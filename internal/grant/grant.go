@@ -47,7 +47,7 @@ func Parse(g map[string]any) (credentials.Grant, error) {
 	if !ok {
 		return out, errors.New("grant: duration_seconds is required")
 	}
-	secs, ok := wholeNumber(raw)
+	secs, ok := WholeNumber(raw)
 	if !ok {
 		return out, errors.New("grant: duration_seconds must be a whole number")
 	}
@@ -108,7 +108,10 @@ func optString(o map[string]any, name string) (string, error) {
 	return s, nil
 }
 
-func wholeNumber(v any) (int64, bool) {
+// WholeNumber is v as an integer when it is one exactly (a JSON number
+// from a decision, or a Go integer); fractions and floats beyond 2^53 are
+// not.
+func WholeNumber(v any) (int64, bool) {
 	switch n := v.(type) {
 	case json.Number:
 		i, err := n.Int64()

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"time"
@@ -18,6 +17,7 @@ import (
 	evalmetrics "github.com/open-policy-agent/opa/v1/metrics"
 
 	"github.com/opa-sts/opa-sts/internal/audit"
+	"github.com/opa-sts/opa-sts/internal/grant"
 )
 
 // MinIO's bounds on maxValiditySeconds (outside them it fails the call).
@@ -178,7 +178,7 @@ func decide(d map[string]any, evalErr error) answer {
 	if user == "" || !utf8.ValidString(user) || len(user) > 1024 {
 		return refusal(http.StatusInternalServerError, resultError, "allow without a user (a non-empty string)")
 	}
-	validity, ok := integer(d["max_validity_seconds"])
+	validity, ok := grant.WholeNumber(d["max_validity_seconds"])
 	if !ok || validity < minValiditySeconds || validity > maxValiditySeconds {
 		return refusal(http.StatusInternalServerError, resultError, fmt.Sprintf("max_validity_seconds must be an integer in %d..%d", minValiditySeconds, maxValiditySeconds))
 	}
@@ -190,24 +190,6 @@ func decide(d map[string]any, evalErr error) answer {
 		claims = map[string]any{}
 	}
 	return answer{status: http.StatusOK, result: resultAllowed, body: success{User: user, MaxValiditySeconds: validity, Claims: claims}}
-}
-
-func integer(v any) (int64, bool) {
-	switch n := v.(type) {
-	case json.Number:
-		i, err := n.Int64()
-		return i, err == nil
-	case float64:
-		if n != math.Trunc(n) || math.Abs(n) > 1<<53 {
-			return 0, false
-		}
-		return int64(n), true
-	case int:
-		return int64(n), true
-	case int64:
-		return n, true
-	}
-	return 0, false
 }
 
 // authorized compares the one Authorization header with the expected

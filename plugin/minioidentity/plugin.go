@@ -13,10 +13,7 @@ package minioidentity
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,10 +45,8 @@ type Plugin struct {
 	manager *plugins.Manager
 	cfg     atomic.Pointer[Config]
 
-	mu       sync.Mutex // orders Start, Stop and Reconfigure
-	server   *http.Server
-	listener net.Listener
-	done     chan struct{}
+	mu     sync.Mutex // orders Start, Stop and Reconfigure
+	server *listener.Server
 
 	eval    atomic.Pointer[decision.Evaluator]
 	sem     atomic.Pointer[chan struct{}]
@@ -72,10 +67,10 @@ func (p *Plugin) setStatus(s plugins.State, msg string) {
 func (p *Plugin) Addr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.listener == nil {
+	if p.server == nil {
 		return ""
 	}
-	return p.listener.Addr().String()
+	return p.server.Addr().String()
 }
 
 // Start opens the listener.
@@ -108,23 +103,15 @@ func (p *Plugin) start(ctx context.Context) error {
 		return err
 	}
 	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
-	p.listener = ln
-	p.server = &http.Server{
-		Handler:           p,
-		ReadHeaderTimeout: sec(cfg.Limits.ReadHeaderTimeoutSeconds),
-		ReadTimeout:       sec(cfg.Limits.ReadHeaderTimeoutSeconds + cfg.Limits.RequestTimeoutSeconds),
-		WriteTimeout:      sec(cfg.Limits.WriteTimeoutSeconds),
-		IdleTimeout:       sec(cfg.Limits.IdleTimeoutSeconds),
-		MaxHeaderBytes:    64 << 10,
-	}
-	p.done = make(chan struct{})
-	go func(srv *http.Server, ln net.Listener, done chan struct{}) {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.logger().Error("MinIO identity plugin listener stopped: %v", err)
-			p.setStatus(plugins.StateErr, "listener stopped")
-		}
-	}(p.server, ln, p.done)
+	p.server = listener.Serve(ln, p, listener.Timeouts{
+		ReadHeader: sec(cfg.Limits.ReadHeaderTimeoutSeconds),
+		Read:       sec(cfg.Limits.ReadHeaderTimeoutSeconds + cfg.Limits.RequestTimeoutSeconds),
+		Write:      sec(cfg.Limits.WriteTimeoutSeconds),
+		Idle:       sec(cfg.Limits.IdleTimeoutSeconds),
+	}, func(err error) {
+		p.logger().Error("MinIO identity plugin listener stopped: %v", err)
+		p.setStatus(plugins.StateErr, "listener stopped")
+	})
 	p.logger().Info("MinIO identity plugin listening: MINIO_IDENTITY_PLUGIN_URL=%s (decision %s)", cfg.URL(), cfg.decisionQuery)
 	return nil
 }
@@ -138,14 +125,10 @@ func (p *Plugin) Stop(ctx context.Context) {
 }
 
 func (p *Plugin) stop(ctx context.Context) {
-	if p.server == nil {
-		return
+	if p.server != nil {
+		p.server.Shutdown(ctx)
+		p.server = nil
 	}
-	shutdownCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	_ = p.server.Shutdown(shutdownCtx)
-	cancel()
-	<-p.done
-	p.server, p.listener = nil, nil
 }
 
 // Reconfigure restarts the listener with the new configuration (a new

@@ -7,9 +7,7 @@ package sts
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -51,10 +49,8 @@ type Plugin struct {
 	manager *plugins.Manager
 	cfg     atomic.Pointer[Config]
 
-	mu       sync.Mutex // guards the fields below across Start/Stop/Reconfigure
-	server   *http.Server
-	listener net.Listener
-	done     chan struct{}
+	mu     sync.Mutex // guards the fields below across Start/Stop/Reconfigure
+	server *listener.Server
 
 	eval    *decision.Evaluator
 	core    *core.Plugin // the session authority's owner
@@ -79,10 +75,10 @@ func (p *Plugin) setStatus(s plugins.State, msg string) {
 func (p *Plugin) Addr() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.listener == nil {
+	if p.server == nil {
 		return ""
 	}
-	return p.listener.Addr().String()
+	return p.server.Addr().String()
 }
 
 // Start opens the key files, the session store and the listener.
@@ -125,26 +121,16 @@ func (p *Plugin) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p.listener = ln
 	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
-	p.server = &http.Server{
-		Handler:           p,
-		ReadHeaderTimeout: sec(cfg.Limits.ReadHeaderTimeoutSeconds),
-		// The body has its own, shorter deadline (body_read_timeout_seconds).
-		ReadTimeout:    sec(cfg.Limits.ReadHeaderTimeoutSeconds + cfg.Limits.BodyReadTimeoutSeconds),
-		WriteTimeout:   sec(cfg.Limits.WriteTimeoutSeconds),
-		IdleTimeout:    sec(cfg.Limits.IdleTimeoutSeconds),
-		MaxHeaderBytes: 64 << 10,
-		ErrorLog:       nil,
-	}
-	p.done = make(chan struct{})
-	go func(srv *http.Server, ln net.Listener, done chan struct{}) {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.logger().Error("STS listener stopped: %v", err)
-			p.setStatus(plugins.StateErr, "listener stopped")
-		}
-	}(p.server, ln, p.done)
+	p.server = listener.Serve(ln, p, listener.Timeouts{
+		ReadHeader: sec(cfg.Limits.ReadHeaderTimeoutSeconds),
+		Read:       sec(cfg.Limits.ReadHeaderTimeoutSeconds + cfg.Limits.BodyReadTimeoutSeconds), // the body has its own, shorter deadline,
+		Write:      sec(cfg.Limits.WriteTimeoutSeconds),
+		Idle:       sec(cfg.Limits.IdleTimeoutSeconds),
+	}, func(err error) {
+		p.logger().Error("STS listener stopped: %v", err)
+		p.setStatus(plugins.StateErr, "listener stopped")
+	})
 
 	p.logger().Info("STS listening on %s (decision %s)", ln.Addr(), cfg.decisionQuery)
 	return nil
@@ -160,11 +146,8 @@ func (p *Plugin) Stop(ctx context.Context) {
 
 func (p *Plugin) stop(ctx context.Context) {
 	if p.server != nil {
-		shutdownCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_ = p.server.Shutdown(shutdownCtx)
-		cancel()
-		<-p.done
-		p.server, p.listener = nil, nil
+		p.server.Shutdown(ctx)
+		p.server = nil
 	}
 }
 

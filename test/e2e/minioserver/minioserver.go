@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -29,17 +28,7 @@ const (
 
 // Binary returns the cached MinIO binary.
 func Binary(t testing.TB) string {
-	t.Helper()
-	dir := os.Getenv("OPA_STS_TOOLS")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "opa-sts", "tools")
-	}
-	bin := filepath.Join(dir, "bin", "minio-"+Version)
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("MinIO not built (%v): run bash scripts/build-tools.sh minio", err)
-	}
-	return bin
+	return opasts.ToolBinary(t, "minio-"+Version, "minio")
 }
 
 // Server is a running MinIO.

@@ -241,3 +241,20 @@ func BuildExample(t testing.TB, name string) string {
 	}
 	return bin
 }
+
+// ToolBinary returns name from the tools cache scripts/build-tools.sh
+// fills ($OPA_STS_TOOLS, default ~/.cache/opa-sts/tools), or fails the
+// test with the command that builds it.
+func ToolBinary(t testing.TB, name, tool string) string {
+	t.Helper()
+	dir := os.Getenv("OPA_STS_TOOLS")
+	if dir == "" {
+		home, _ := os.UserHomeDir()
+		dir = filepath.Join(home, ".cache", "opa-sts", "tools")
+	}
+	bin := filepath.Join(dir, "bin", name)
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%s not built (%v): run bash scripts/build-tools.sh %s", name, err, tool)
+	}
+	return bin
+}

@@ -20,16 +20,7 @@ const Version = "v1.8.0"
 
 // Binary returns the cached versitygw binary.
 func Binary(t testing.TB) string {
-	dir := os.Getenv("OPA_STS_TOOLS")
-	if dir == "" {
-		home, _ := os.UserHomeDir()
-		dir = filepath.Join(home, ".cache", "opa-sts", "tools")
-	}
-	bin := filepath.Join(dir, "bin", "versitygw-"+Version)
-	if _, err := os.Stat(bin); err != nil {
-		t.Fatalf("versitygw not built (%v): run bash scripts/build-tools.sh versitygw", err)
-	}
-	return bin
+	return opasts.ToolBinary(t, "versitygw-"+Version, "versitygw")
 }
 
 // Gateway is a running versitygw.
