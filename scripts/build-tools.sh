@@ -18,8 +18,10 @@ BIN="$TOOLS/bin"
 
 HYDRA_VERSION="v2.3.0"
 VERSITYGW_VERSION="v1.8.0"
-# MinIO's last community commit (AGPL: only ever run as a separate process).
+# MinIO's last community commit and its client (AGPL: only ever run as
+# separate processes).
 MINIO_VERSION="v0.0.0-20260212201848-7aac2a2c5b7c"
+MC_VERSION="v0.0.0-20250313080218-cf909e1063a9"
 OIDC_PROVIDER_DIR="$ROOT/test/idp/oidc-provider"
 AWS_SDK_JS_DIR="$ROOT/test/clients/aws-sdk-js"
 
@@ -98,30 +100,57 @@ build_versitygw() {
     github.com/versity/versitygw/cmd/versitygw 0 "" "-X main.Version=$VERSITYGW_VERSION"
 }
 
-# build_minio: the MinIO community server, built with plain `go install
-# module@version` (its own go.mod, no replace directives: nothing to pin
-# beside the version). Cold: ~7 min on 2 cores; cached afterwards.
-build_minio() {
-  local out="$BIN/minio-$MINIO_VERSION"
+# go_install_tool NAME VERSION MODULE: `go install MODULE@VERSION` into
+# $BIN/NAME-VERSION, unless cached. For modules that build with their own
+# go.mod as it is (no replace directives): the version is the whole pin.
+go_install_tool() {
+  local name="$1" version="$2" module="$3"
+  local out="$BIN/$name-$version"
   if [[ -x "$out" ]]; then
-    log "minio $MINIO_VERSION: cached at $out"
+    log "$name $version: cached at $out"
     return 0
   fi
   need_cmd go "install Go"
   mkdir -p "$BIN"
-  log "minio $MINIO_VERSION: building (~7 min cold)..."
+  log "$name $version: building (minutes when cold)..."
   local start=$SECONDS gobin errlog="$out.log.$$"
-  gobin="$(mktemp -d "$BIN/.minio-build.XXXXXX")"
+  gobin="$(mktemp -d "$BIN/.$name-build.XXXXXX")"
   trap 'rm -rf "$gobin" "$errlog"' EXIT
   if ! (cd "$TOOLS" && GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 GOBIN="$gobin" \
-      go install -trimpath -ldflags "-s -w" "github.com/minio/minio@$MINIO_VERSION") 2>"$errlog"; then
+      go install -trimpath -ldflags "-s -w" "$module@$version") 2>"$errlog"; then
     grep -v '^go: downloading ' "$errlog" >&2 || true
-    die "minio build failed"
+    die "$name build failed"
   fi
-  mv -f "$gobin/minio" "$out"
+  mv -f "$gobin/$(basename "$module")" "$out"
   rm -rf "$gobin" "$errlog"
   trap - EXIT
-  log "minio $MINIO_VERSION: built $out in $((SECONDS - start))s"
+  log "$name $version: built $out in $((SECONDS - start))s"
+}
+
+# build_minio: the MinIO community server (~7 min cold on 2 cores).
+build_minio() { go_install_tool minio "$MINIO_VERSION" github.com/minio/minio; }
+
+# build_mc: MinIO's client, for its admin API (users, groups, service
+# accounts) in the MinIO tests. AGPL too: only ever run.
+build_mc() { go_install_tool mc "$MC_VERSION" github.com/minio/mc; }
+
+# build_opa_stock: the upstream opa binary of the OPA version in go.mod
+# (stock OPA, the baseline of scripts/bench-minio.sh), built from this
+# module so with its dependency versions.
+build_opa_stock() {
+  need_cmd go "install Go"
+  local version out
+  version="$(cd "$ROOT" && go list -m -f '{{.Version}}' github.com/open-policy-agent/opa)"
+  out="$BIN/opa-$version"
+  if [[ -x "$out" ]]; then
+    log "opa $version (stock): cached at $out"
+    return 0
+  fi
+  mkdir -p "$BIN"
+  local start=$SECONDS
+  (cd "$ROOT" && go build -trimpath -o "$out.tmp.$$" github.com/open-policy-agent/opa) || die "stock opa build failed"
+  mv -f "$out.tmp.$$" "$out"
+  log "opa $version (stock): built $out in $((SECONDS - start))s"
 }
 
 # npm_ci: the npm dependencies of a test-only Node.js program, from its
@@ -144,13 +173,15 @@ npm_ci() {
   log "$name: installed in $((SECONDS - start))s"
 }
 
-ALL_TOOLS=(hydra versitygw minio oidc-provider aws-sdk-js)
+ALL_TOOLS=(hydra versitygw minio mc opa-stock oidc-provider aws-sdk-js)
 
 run_tool() {
   case "$1" in
     hydra) build_hydra ;;
     versitygw) build_versitygw ;;
     minio) build_minio ;;
+    mc) build_mc ;;
+    opa-stock) build_opa_stock ;;
     oidc-provider) npm_ci oidc-provider "$OIDC_PROVIDER_DIR" ;;
     aws-sdk-js) npm_ci aws-sdk-js "$AWS_SDK_JS_DIR" ;;
     *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;

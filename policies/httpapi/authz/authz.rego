@@ -14,7 +14,8 @@
 #       authenticated them itself) in data.opa_sts.minio.users
 #       {"<user>": [roles]}, the user being the claims' parent (STS and
 #       service accounts of that user) or the account;
-#     - MinIO's groups of the account, data.opa_sts.minio.groups
+#     - the groups MinIO sends (input.groups: LDAP groups; MinIO sends
+#       none for its own users), data.opa_sts.minio.groups
 #       {"<group>": [roles]}.
 #   Their statements are evaluated with sts.iam_evaluate_roles.
 #

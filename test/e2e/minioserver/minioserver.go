@@ -121,3 +121,29 @@ func (s *Server) Stop() {
 	_ = s.cmd.Process.Kill()
 	<-s.done
 }
+
+// MCVersion is the version of MinIO's client the tests pin.
+const MCVersion = "v0.0.0-20250313080218-cf909e1063a9"
+
+// MC runs MinIO's client (`mc --json args...`, AGPL, only ever run) with
+// the aliases given as alias → "http://ACCESS:SECRET[:TOKEN]@host:port"
+// (MC_HOST_<alias>) and a throwaway configuration directory. It returns
+// the output and the error of the run.
+func MC(t testing.TB, aliases map[string]string, args ...string) (string, error) {
+	t.Helper()
+	bin := opasts.ToolBinary(t, "mc-"+MCVersion, "mc")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--json", "--no-color", "--config-dir", t.TempDir()}, args...)...)
+	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
+	for alias, url := range aliases {
+		cmd.Env = append(cmd.Env, "MC_HOST_"+alias+"="+url)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// RootAlias is MC's alias URL for the server's root credentials.
+func (s *Server) RootAlias() string {
+	return "http://" + RootUser + ":" + RootPassword + "@" + s.Addr
+}
