@@ -51,6 +51,37 @@ func (c *Config) logs(r *record, aerr *apiError) bool {
 	return r != nil && !c.DecisionLogs.Disabled && (c.DecisionLogs.Allowed || r.refusal(aerr))
 }
 
+// outcomes explains the answers of evaluate-policy in a console line.
+var outcomes = map[string]string{
+	"allow":    "ALLOWED",
+	"deny":     "DENIED by an explicit Deny",
+	"no_match": "DENIED: no statement allows it",
+}
+
+// logConsole writes the readable lines of log_decisions: one per action
+// and resource decided, or one for a refused request.
+func (p *Plugin) logConsole(st *state, r *record, aerr *apiError) {
+	if !st.cfg.LogDecisions || r == nil {
+		return
+	}
+	log := p.manager.Logger()
+	who := r.accessKeyID
+	if r.session != nil {
+		who = r.session.Subject + " (" + r.accessKeyID + ")"
+	}
+	if aerr != nil {
+		log.Info("S3 request by %s REFUSED: %s: %s", who, aerr.Code, aerr.Error)
+		return
+	}
+	for i, row := range r.decisions {
+		for j, d := range row {
+			if i < len(r.resources) && j < len(r.actions) {
+				log.Info("S3 %s %s by %s: %s", r.actions[j], r.resources[i], who, outcomes[d])
+			}
+		}
+	}
+}
+
 // logDecision writes one decision-log entry through OPA's decision_logs
 // plugin, when it is configured: refusals by default, every request with
 // decision_logs.allowed. The session token appears only as a fingerprint

@@ -54,6 +54,9 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	endpoint := endpointLabel(r.URL.Path)
 	st.metrics.observe(endpoint, aerr, start)
 	p.logDecision(r.Context(), st, endpoint, rec, aerr, start)
+	if endpoint != "derive-signing-key" || aerr != nil {
+		p.logConsole(st, rec, aerr)
+	}
 }
 
 // handle authenticates the gateway's request and answers it. The record

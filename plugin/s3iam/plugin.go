@@ -77,6 +77,10 @@ type Config struct {
 	} `json:"decision_logs"`
 	// Limits bound the gateway's requests.
 	Limits Limits `json:"limits"`
+	// LogDecisions logs one readable line per decision and refusal (the
+	// subject, action, resource and outcome; never a secret), for a
+	// developer's console: opa-sts dev turns it on. Off by default.
+	LogDecisions bool `json:"log_decisions"`
 
 	query     string
 	secretKey string // read from SecretKeyFile

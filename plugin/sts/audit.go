@@ -23,6 +23,9 @@ func (p *Plugin) finish(ctx context.Context, out *outcome, requestID string, sta
 		p.metrics.issued.WithLabelValues(out.action).Inc()
 		p.metrics.duration.WithLabelValues(out.action, "issued").Observe(elapsed.Seconds())
 	}
+	if p.config().LogDecisions {
+		p.logConsole(out)
+	}
 	if out.input == nil || p.config().DecisionLogs.Disabled || !audit.Enabled(p.manager) {
 		return // the request never reached the policy
 	}
@@ -56,6 +59,21 @@ func (p *Plugin) finish(ctx context.Context, out *outcome, requestID string, sta
 	})
 	if err != nil {
 		p.logger().Error("decision log for request %s: %v", requestID, err)
+	}
+}
+
+// logConsole is log_decisions' line: the subject and what it got, or the
+// error the client got. Messages are the client's own (no secret is in
+// them: the outcome's errors are written for the client).
+func (p *Plugin) logConsole(out *outcome) {
+	log := p.logger()
+	switch {
+	case out.issued != nil:
+		grant, _ := out.decision["grant"].(map[string]any)
+		log.Info("STS %s: issued %s to %v, roles %v, until %s (%v)", out.action, out.issued.AccessKeyID, grant["subject"],
+			grant["roles"], out.issued.Expiration.Format(time.RFC3339), out.decision["reason"])
+	case out.err != nil:
+		log.Info("STS %s: REFUSED %s: %s", out.action, out.err.Code, audit.ScrubError(out.err, out.secrets()...))
 	}
 }
 

@@ -43,6 +43,10 @@ type Config struct {
 	DevIssuer *DevIssuerConfig `json:"dev_issuer"`
 	// DecisionLogs controls decision logging of STS calls.
 	DecisionLogs DecisionLogConfig `json:"decision_logs"`
+	// LogDecisions logs one readable line per STS answer (who, what was
+	// issued or why not; never a secret), for a developer's console:
+	// opa-sts dev turns it on. Off by default.
+	LogDecisions bool `json:"log_decisions"`
 	// TrustedProxies are the addresses (IPs or CIDRs) of the load
 	// balancers or reverse proxies in front of the STS. Only a request
 	// from one of them has its X-Forwarded-For read for the client's
