@@ -25,9 +25,10 @@ func TestDevMode(t *testing.T) {
 	dir := t.TempDir()
 	api := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
 	stsAddr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
+	s3Addr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	cmd := exec.CommandContext(ctx, opasts.Binary(t), "dev", "--addr", api, "--sts-addr", stsAddr, "--data-dir", filepath.Join(dir, "state"))
+	cmd := exec.CommandContext(ctx, opasts.Binary(t), "dev", "--addr", api, "--sts-addr", stsAddr, "--s3-addr", s3Addr, "--data-dir", filepath.Join(dir, "state"))
 	cmd.Dir = dir
 	out := &opasts.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -41,7 +42,7 @@ func TestDevMode(t *testing.T) {
 	}()
 	stsURL := "http://" + stsAddr
 	waitFor(t, stsURL+"/dev/.well-known/openid-configuration")
-	banner := out.String()
+	banner := waitForBanner(t, out)
 	for _, want := range []string{"DEVELOPMENT mode", "never use in production", "curl -s -u dev-client:", "aws sts assume-role-with-web-identity"} {
 		if !strings.Contains(banner, want) {
 			t.Fatalf("banner lacks %q:\n%s", want, banner)
@@ -226,6 +227,20 @@ func grepLines(text, substr string) string {
 	return b.String()
 }
 
+// waitForBanner waits for dev's banner, printed once the S3 endpoint is up.
+func waitForBanner(t *testing.T, out *opasts.SyncBuffer) string {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if s := out.String(); strings.Count(s, "=====") >= 2 {
+			return s
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no banner:\n%s", out.String())
+	return ""
+}
+
 // The REST API and the STS cannot share an address: dev refuses before it
 // starts anything, and says why.
 func TestDevModeRefusesOneAddressForBoth(t *testing.T) {
@@ -244,6 +259,7 @@ func TestDevModeRefusesNonLoopbackAddresses(t *testing.T) {
 		{"--sts-addr", "0.0.0.0:" + strconv.Itoa(opasts.FreePort(t))},
 		{"--sts-addr", ":" + strconv.Itoa(opasts.FreePort(t))},
 		{"--addr", "0.0.0.0:" + strconv.Itoa(opasts.FreePort(t))},
+		{"--s3-addr", "0.0.0.0:" + strconv.Itoa(opasts.FreePort(t))},
 	} {
 		res := opasts.Run(t, dir, append([]string{"dev", "--data-dir", filepath.Join(dir, "state")}, args...)...)
 		if res.Exit == 0 || !strings.Contains(res.Stderr, "loopback only") {
