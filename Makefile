@@ -19,9 +19,11 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/opa-sts
 
-## run: start a local development STS with the embedded default (see README).
+## run: start a local development STS and S3 endpoint with the embedded
+## default (see README). versitygw, the S3 gateway, is built once and cached.
 run: build
-	$(BIN) dev --addr $(ADDR)
+	@bash scripts/build-tools.sh versitygw
+	$(BIN) dev --addr $(ADDR) $(DEV_ARGS)
 
 ## deps: the Debian packages the tests use (AWS CLI, nginx, etcd, node...).
 deps:
