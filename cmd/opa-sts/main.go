@@ -47,6 +47,7 @@ func run() int {
 	root.Use = "opa-sts"
 	root.Short = "opa-sts: a policy-centric Security Token Service built on Open Policy Agent"
 	root.AddCommand(newDevCommand())
+	root.AddCommand(newCredentialsCommand())
 	readASTFromStoreByDefault(root)
 	reportStartFailures(root)
 
