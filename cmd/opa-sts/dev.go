@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -13,7 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,7 +54,7 @@ func newDevCommand() *cobra.Command {
 client_credentials), and an S3 endpoint (versitygw over a folder in
 --data-dir, every request decided by opa-sts), so that credentials can be
 obtained and used within a minute. The development policy and data are in
-<data-dir>/policy: edit them and the next decision uses them.
+<data-dir>/policy: edit them and the next credentials issued use them.
 
 Never use this mode in production: the development issuer hands out tokens
 to anyone who knows the printed client secret. Production deployments use
@@ -272,7 +273,7 @@ func writeAWSConfig(f devFiles, stsURL, devIssuer string) error {
 		return fmt.Errorf("dev: %w", err)
 	}
 	return devmode.AWSConfig{Binary: bin, STS: stsURL, TokenURL: devIssuer + "/token", ClientID: devClientID,
-		ClientSecretFile: f.clientSecret, CacheDir: filepath.Join(f.dir, "credentials-cache")}.Write(f.awsConfig)
+		ClientSecretFile: f.clientSecret}.Write(f.awsConfig)
 }
 
 // errServeEnded: the server stopped while the gateway was starting.
@@ -305,21 +306,30 @@ func startDevGateway(ctx context.Context, o devOptions, f devFiles, gw *gatewayS
 		Binary: bin, Addr: o.s3Addr, Root: f.s3Root,
 		RootAccess: gw.rootAccess, RootSecret: gw.rootSecret,
 		IAMSocket: f.iamSocket, IAMAccess: gw.iamAccess, IAMSecret: gw.iamSecret,
-		Buckets: devmode.Buckets, Log: prefixWriter{"versitygw: ", os.Stderr},
+		Buckets: devmode.Buckets, Log: &prefixWriter{prefix: "versitygw: ", w: os.Stderr},
 	})
 }
 
-// prefixWriter prefixes what the gateway prints, line by line.
+// prefixWriter prefixes what the gateway prints, line by line (it writes
+// lines in pieces).
 type prefixWriter struct {
 	prefix string
 	w      *os.File
+	mu     sync.Mutex
+	buf    []byte
 }
 
-func (p prefixWriter) Write(b []byte) (int, error) {
-	for _, line := range strings.SplitAfter(string(b), "\n") {
-		if line != "" {
-			fmt.Fprint(p.w, p.prefix+line)
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
 		}
+		fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i])
+		p.buf = p.buf[i+1:]
 	}
 	return len(b), nil
 }
@@ -327,8 +337,16 @@ func (p prefixWriter) Write(b []byte) (int, error) {
 // announceReloads prints a line whenever the policy or data change (OPA
 // reloads the watched policy directory by itself).
 func announceReloads(ctx context.Context, rt *runtime.Runtime, dir string) {
+	var mu sync.Mutex
+	var last time.Time
 	say := func(what string) {
-		fmt.Fprintf(os.Stderr, "dev: %s: the next decision uses it\n", what)
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < time.Second { // one edit, several file events
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(os.Stderr, "dev: %s: the next credentials issued use it (a session keeps the grant it was issued with)\n", what)
 	}
 	rt.Manager.RegisterCompilerTrigger(func(storage.Transaction) { say("policy and data reloaded from " + dir) })
 	_ = storage.Txn(ctx, rt.Store, storage.WriteParams, func(txn storage.Transaction) error {
@@ -356,7 +374,7 @@ func printDevBanner(w *os.File, b bannerInfo) {
  DEV token issuer   %[2]s   (client_credentials: client %[3]s, secret %[4]s)
  OPA REST API       http://%[5]s   (decisions and /health open; anything else needs
                     -H "Authorization: Bearer $(cat %[6]s)")
- policy and data    %[7]s   (edit them: the next decision uses them)
+ policy and data    %[7]s   (edit them: the next credentials use them)
 `, b.stsURL, b.devIssuer, devClientID, devClientSecret, b.addr, f.apiToken, f.policy)
 	if b.s3 != "" {
 		fmt.Fprintf(w, ` S3 endpoint        %[1]s   (versitygw over %[2]s; every request decided by opa-sts)

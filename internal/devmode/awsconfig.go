@@ -13,7 +13,7 @@ const Profile = "opa-sts-dev"
 // credentials from `opa-sts credentials` (credential_process): the AWS
 // CLI and SDKs then use the STS without knowing it.
 type AWSConfig struct {
-	Binary, STS, TokenURL, ClientID, ClientSecretFile, CacheDir string
+	Binary, STS, TokenURL, ClientID, ClientSecretFile string
 }
 
 // Write writes the configuration file (0600: it names the secret file).
@@ -27,8 +27,12 @@ func (c AWSConfig) Write(path string) error {
 	content := fmt.Sprintf(`# Written by opa-sts dev: AWS_CONFIG_FILE=%s AWS_PROFILE=%s
 [profile %s]
 region = us-east-1
-credential_process = %s credentials --sts %s --token-url %s --client-id %s --client-secret-file %s --cache-dir %s
-`, path, Profile, Profile, quote(c.Binary), c.STS, c.TokenURL, c.ClientID, quote(c.ClientSecretFile), quote(c.CacheDir))
+# --no-cache: every command gets new credentials, so an edit of the
+# development policy applies to the next command (a session keeps the
+# grant it was issued with). Drop it to cache them until shortly before
+# they expire.
+credential_process = %s credentials --sts %s --token-url %s --client-id %s --client-secret-file %s --no-cache
+`, path, Profile, Profile, quote(c.Binary), c.STS, c.TokenURL, c.ClientID, quote(c.ClientSecretFile))
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
