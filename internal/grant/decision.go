@@ -25,7 +25,7 @@ import (
 //	                  invalid_provider  InternalError (500): our configuration, not the client's token
 //	                  anything else     InvalidIdentityToken (400)
 //	error_code        AccessDenied (default, 403), IDPRejectedClaim (403),
-//	                  InvalidParameterValue, MalformedPolicyDocument,
+//	                  InvalidIdentityToken, InvalidParameterValue, MalformedPolicyDocument,
 //	                  PackedPolicyTooLarge (400); any other value: AccessDenied
 //
 // token_error wins over error_code. An allow without a valid grant is our
@@ -79,6 +79,8 @@ func denial(d map[string]any) *stswire.Error {
 	switch code {
 	case "IDPRejectedClaim":
 		return stswire.IDPRejectedClaim(reason)
+	case "InvalidIdentityToken":
+		return stswire.InvalidIdentityToken(reason)
 	case "InvalidParameterValue":
 		return stswire.InvalidParameterValue(reason)
 	case "MalformedPolicyDocument":

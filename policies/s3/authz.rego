@@ -41,12 +41,16 @@ resource := input.resource if {
 	input.object != ""
 } else := concat("", ["arn:aws:s3:::", input.bucket])
 
+# The session's tags are condition keys aws:PrincipalTag/<key> (the
+# gateway's conditions cannot override them).
 request := {
 	"action": input.action,
 	"resource": resource,
-	"context": object.get(input, "conditions", {}),
+	"context": object.union(object.get(input, "conditions", {}), principal_tags),
 	"variables": object.get(session.grant, "variables", {}),
 }
+
+principal_tags := {concat("", ["aws:PrincipalTag/", k]): [v] | some k, v in object.get(session.grant, "tags", {})}
 
 identity := sts.iam_evaluate(object.get(session.grant, "permissions", []), request).decision
 

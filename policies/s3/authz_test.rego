@@ -75,3 +75,33 @@ test_resource_as_an_arn if {
 	}
 	d.allow
 }
+
+# Session tags are aws:PrincipalTag/<key> conditions and variables; the
+# gateway's conditions cannot override them.
+tagged := object.union(grant, {
+	"tags": {"table": "orders", "team": "sales"},
+	"permissions": [
+		{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::lake/${aws:PrincipalTag/table}/*"},
+		{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::lake/*", "Condition": {"StringEquals": {"aws:PrincipalTag/team": "sales"}}},
+	],
+	"variables": {"aws:PrincipalTag/table": "orders"},
+})
+
+test_session_tags_as_variables_and_conditions if {
+	c := creds(tagged)
+	check(c, "s3:GetObject", "lake", "orders/part-0.parquet").allow
+	not check(c, "s3:GetObject", "lake", "customers/part-0.parquet").allow
+	check(c, "s3:PutObject", "lake", "orders/x").allow
+	untagged := creds(object.remove(tagged, ["tags"]))
+	not check(untagged, "s3:PutObject", "lake", "orders/x").allow
+}
+
+test_gateway_conditions_cannot_forge_a_tag if {
+	c := creds(object.union(tagged, {"tags": {"table": "orders", "team": "support"}}))
+	d := s3.decision with input as {
+		"access_key_id": c.access_key_id, "session_token": c.session_token,
+		"action": "s3:PutObject", "bucket": "lake", "object": "orders/x",
+		"conditions": {"aws:PrincipalTag/team": ["sales"]},
+	}
+	not d.allow
+}

@@ -53,24 +53,28 @@ decision := {"allow": false, "reason": "no identity provider is configured", "ru
 } else := {
 	"allow": true,
 	"reason": concat("", ["roles ", concat(",", bound), " bound to ", sub]),
-	"grant": object.union(session_policy, {
+	"grant": object.union(object.union(session_policy, tags_grant(tt)), {
 		"subject": sub,
 		"duration_seconds": duration(c, bound),
 		"roles": bound,
 		"permissions": permissions,
 		"source": {"iss": c.iss, "sub": object.get(c, "sub", ""), "client_id": cid, "aud": object.get(c, "aud", "")},
 		# Only the variables the statements use travel in the session token.
-		"variables": sts.iam_variables(id.variables, [permissions, object.get(input, "policy_document", null)]),
+		"variables": sts.iam_variables(object.union(id.variables, tag_variables(tt.tags)), [permissions, object.get(input, "policy_document", null)]),
 	}),
 	"rule": "bindings",
 } if {
 	c := token.claims
+	tt := token_tags(c)
+	not tt.error
 	id := mapping.identity(c)
 	sub := id.subject
 	cid := id.client_id
 	bound := selected_roles(id.roles)
 	count(bound) > 0
 	permissions := mapping.statements(bound)
+} else := {"allow": false, "reason": token_tags(token.claims).error, "error_code": "InvalidIdentityToken", "rule": "tags"} if {
+	token_tags(token.claims).error
 } else := {"allow": false, "reason": concat("", ["the role ", requested_role, " is not bound to this identity"]), "rule": "role_arn"} if {
 	mapping.identity(token.claims).subject
 	requested_role

@@ -205,3 +205,47 @@ test_grant_carries_only_the_variables_its_statements_use if {
 	d.allow
 	d.grant.variables == {"jwt:claim7": "x"}
 }
+
+tags_claim(principal, transitive) := {"https://aws.amazon.com/tags": {"principal_tags": principal, "transitive_tag_keys": transitive}}
+
+test_web_identity_tags_travel_in_the_grant if {
+	d := decide(token(tags_claim({"Project": ["Automation"], "CostCenter": ["987654"]}, ["Project"])), 0)
+	d.allow
+	d.grant.tags == {"Project": "Automation", "CostCenter": "987654"}
+	d.grant.transitive_tag_keys == ["Project"]
+
+	# AWS's bounds themselves are accepted: a 128-character key, a
+	# 256-character value, an empty value, spaces and _.:/=+-@
+	k128 := concat("", ["k" | some _ in numbers.range(1, 128)])
+	v256 := concat("", ["v" | some _ in numbers.range(1, 256)])
+	b := decide(token(tags_claim({k128: [v256], "e": [""], "a b_.:/=+-@": ["ok"]}, [k128])), 0)
+	b.allow
+	b.grant.tags[k128] == v256
+
+	# no claim, no tags in the grant (smaller tokens)
+	e := decide(token({}), 0)
+	not e.grant.tags
+}
+
+test_web_identity_tags_outside_awss_limits_are_refused if {
+	too_many := {sprintf("k%d", [i]): ["v"] | some i in numbers.range(1, 51)}
+	every bad in [
+		tags_claim(too_many, []),
+		tags_claim({"aws:reserved": ["v"]}, []),
+		tags_claim({concat("", ["k" | some _ in numbers.range(1, 129)]): ["v"]}, []),
+		tags_claim({"k": [concat("", ["v" | some _ in numbers.range(1, 257)])]}, []),
+		tags_claim({"k": ["v", "w"]}, []),
+		tags_claim({"k": [7]}, []),
+		tags_claim({"k": ["bad\u0000value"]}, []),
+		tags_claim({"Team": ["a"], "team": ["b"]}, []),
+		tags_claim({"k": ["v"]}, ["other"]),
+		tags_claim({"k": ["v"]}, "k"),
+		{"https://aws.amazon.com/tags": "not an object"},
+		{"https://aws.amazon.com/tags": {"principal_tags": ["k", "v"]}},
+	] {
+		d := decide(token(bad), 0)
+		not d.allow
+		d.rule == "tags"
+		d.error_code == "InvalidIdentityToken"
+	}
+}
