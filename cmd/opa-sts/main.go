@@ -48,6 +48,7 @@ func run() int {
 	root.Short = "opa-sts: a policy-centric Security Token Service built on Open Policy Agent"
 	root.AddCommand(newDevCommand())
 	root.AddCommand(newCredentialsCommand())
+	root.AddCommand(newPrincipalsCommand())
 	readASTFromStoreByDefault(root)
 	reportStartFailures(root)
 
