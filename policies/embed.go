@@ -13,7 +13,7 @@ import (
 // Default holds the default decision policy and the decision log mask
 // (tests excluded).
 //
-//go:embed sts/decision.rego sts/mapping.rego sts/explain.rego sts/minio_identity.rego sts/tags.rego system/log/mask.rego system/authz/authz.rego httpapi/authz/authz.rego s3/authz.rego
+//go:embed sts/decision.rego sts/mapping.rego sts/explain.rego sts/minio_identity.rego sts/tags.rego sts/assume_role.rego system/log/mask.rego system/authz/authz.rego httpapi/authz/authz.rego s3/authz.rego
 var Default embed.FS
 
 // WriteDefault writes the default policies into dir, keeping their

@@ -37,7 +37,10 @@ token := sts.verify_token(input.token, providers)
 # The denial branches after it only run when it did not allow.
 default decision := {"allow": false, "reason": "access denied", "rule": "default"}
 
-decision := {"allow": false, "reason": "no identity provider is configured", "rule": "providers"} if {
+decision := data.sts.assume_role.decision if {
+	# SigV4-signed calls (policies/sts/assume_role.rego).
+	input.action in {"AssumeRole", "GetCallerIdentity"}
+} else := {"allow": false, "reason": "no identity provider is configured", "rule": "providers"} if {
 	count(providers) == 0
 } else := {
 	"allow": false,
