@@ -194,6 +194,19 @@ func (a *Authority) Verify(ctx context.Context, accessKeyID, token string, now t
 // Secret re-derives the secret access key of a verified session.
 func (a *Authority) Secret(s *credentials.Session) string { return a.verifier.Secret(s) }
 
+// PrincipalSecret derives the secret access key of a long-term
+// principal's access key id (credentials.DerivePrincipalSecret). Whether
+// the principal exists (and is enabled) is the policy's to say.
+func (a *Authority) PrincipalSecret(accessKeyID string) (string, error) {
+	if err := a.Ready(); err != nil {
+		return "", err
+	}
+	if !credentials.IsPrincipalAccessKeyID(accessKeyID) {
+		return "", errors.New("sessions: not a principal access key id")
+	}
+	return credentials.DerivePrincipalSecret(a.keys.DerivationSecret(), accessKeyID), nil
+}
+
 // Revoke records a revocation in the store and applies it to this
 // process's view at once (other replicas receive it by watch).
 func (a *Authority) Revoke(ctx context.Context, r sessionstore.Revocation, now time.Time) (sessionstore.Revocation, error) {

@@ -249,3 +249,21 @@ func TestContextCarriesOnlyWhatWasPut(t *testing.T) {
 		t.Fatalf("minted %v", m)
 	}
 }
+
+func TestPrincipalSecret(t *testing.T) {
+	kr, _ := keyring.Generate()
+	a, err := NewForTest("https://sts", kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := credentials.NewPrincipalAccessKeyID()
+	got, err := a.PrincipalSecret(id)
+	if err != nil || got != credentials.DerivePrincipalSecret(kr.DerivationSecret(), id) {
+		t.Fatalf("%q, %v", got, err)
+	}
+	for _, bad := range []string{"", "ASIAAAAAAAAAAAAAAAAA", id + "X"} {
+		if _, err := a.PrincipalSecret(bad); err == nil {
+			t.Errorf("%q: a secret for what is no principal key", bad)
+		}
+	}
+}
