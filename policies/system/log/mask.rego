@@ -58,31 +58,17 @@ secret_condition_keys := {
 	"x-minio-replication-server-side-encryption-sealed-key",
 }
 
+secret_names := secret_members | secret_condition_keys
+
 # A header class: anything that authorizes (Authorization,
 # Proxy-Authorization, X-...-Authorization) or carries a customer key.
-secret_name(name) if lower(name) in secret_members
-
-secret_name(name) if lower(name) in secret_condition_keys
-
-secret_name(name) if endswith(lower(name), "authorization")
-
-secret_name(name) if contains(lower(name), "customer-key")
-
+# sts.find_members walks the entry once in Go: the same walk in Rego cost
+# more than the decision it logged (0.5 to 0.9 ms an entry).
 mask contains pointer if {
 	some root in ["input", "result"]
-	walk(input[root], [path, _])
-	count(path) > 0
-	name := path[count(path) - 1]
-	is_string(name)
-	secret_name(name)
-	pointer := concat("/", array.concat(["", root], [pointer_token(p) | some p in path]))
+	some p in sts.find_members(input[root], secret_names, ["authorization"], ["customer-key"])
+	pointer := concat("", ["/", root, p])
 }
-
-# JSON pointer escaping (RFC 6901) of a member name; array indexes as
-# numbers.
-pointer_token(p) := replace(replace(p, "~", "~0"), "/", "~1") if is_string(p)
-
-pointer_token(p) := format_int(p, 10) if is_number(p)
 
 # The Referer may be a presigned URL, whose query carries a session token
 # and a signature: it is logged without its query and fragment.
