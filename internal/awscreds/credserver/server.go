@@ -16,6 +16,7 @@
 package credserver
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -25,6 +26,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -59,6 +61,11 @@ func NewHandler(tokenFile string, k *Keeper, log *slog.Logger) (*Handler, error)
 	}
 	if _, err := readToken(tokenFile); err != nil {
 		return nil, fmt.Errorf("--auth-token-file: %w", err)
+	}
+	if raw, err := os.ReadFile(tokenFile); err == nil && len(bytes.TrimRight(raw, "\r\n")) != len(raw) {
+		// This endpoint ignores the line break; the SDKs do not.
+		log.Warn("the authorization token file ends with a line break: the AWS SDKs send AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE's content verbatim "+
+			"and refuse a token with a line break, so give them a file without one (printf '%s' \"$TOKEN\" > file)", "file", tokenFile)
 	}
 	return &Handler{tokenFile: tokenFile, keeper: k, log: log}, nil
 }
