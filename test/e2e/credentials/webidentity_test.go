@@ -31,7 +31,8 @@ func stsService(name, sts string) string {
 // TestWebIdentityProfileWithSDKs: the SDKs' own AssumeRoleWithWebIdentity
 // flow from a profile (web_identity_token_file, role_arn,
 // role_session_name), with the STS endpoint from a services section of the
-// config file or from AWS_ENDPOINT_URL_STS: the AWS CLI v1, boto3,
+// config file or from AWS_ENDPOINT_URL_STS, or from the environment alone
+// (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN): the AWS CLI v1, boto3,
 // aws-sdk-go-v2 and the AWS SDK for JavaScript get credentials from
 // opa-sts and do S3 work on versitygw in their grant, and are refused
 // outside it; a token of an identity without a role, or a tampered one,
@@ -48,6 +49,7 @@ func TestWebIdentityProfileWithSDKs(t *testing.T) {
 		"tampered": webIdentityProfile(tamperedFile, "opa-sts"),
 	}, stsService("opa-sts", e.sts))
 	stsEnv := []string{"AWS_ENDPOINT_URL_STS=" + e.sts}
+	podToken := e.tokenFile(t, workload)
 	clients := []struct {
 		name string
 		run  func(testing.TB, job) result
@@ -69,6 +71,12 @@ func TestWebIdentityProfileWithSDKs(t *testing.T) {
 			r.granted(t, c.name+" (services section)", "")
 			r = c.run(t, job{config: cfg, profile: "env", env: stsEnv, key: key("env"), outside: "elsewhere/" + c.name + ".txt"})
 			r.granted(t, c.name+" (AWS_ENDPOINT_URL_STS)", "")
+			// No config file at all: the environment of a Kubernetes pod
+			// with a projected token.
+			r = c.run(t, job{env: append([]string{"AWS_WEB_IDENTITY_TOKEN_FILE=" + podToken,
+				"AWS_ROLE_ARN=arn:aws:iam::000000000000:role/pod", "AWS_ROLE_SESSION_NAME=pod"}, stsEnv...),
+				key: key("pod"), outside: "elsewhere/" + c.name + ".txt"})
+			r.granted(t, c.name+" (AWS_WEB_IDENTITY_TOKEN_FILE, AWS_ROLE_ARN)", "")
 			if k, _ := r.AccessKey.Value.(string); c.name != "aws-cli-v1" && !strings.HasPrefix(k, "ASIA") {
 				t.Errorf("%s: access key %v", c.name, r.AccessKey.Value)
 			}
