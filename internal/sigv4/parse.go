@@ -23,9 +23,9 @@ const (
 	MaxAccessKeyIDLen = 128
 	MaxRegionLen      = 64
 
-	terminator     = "aws4_request"
-	amzDateLayout  = "20060102T150405Z"
-	scopeLayout    = "20060102"
+	terminator      = "aws4_request"
+	amzDateLayout   = "20060102T150405Z"
+	scopeLayout     = "20060102"
 	unsignedPayload = "UNSIGNED-PAYLOAD"
 )
 

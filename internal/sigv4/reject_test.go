@@ -69,7 +69,11 @@ func TestRejectHeaderForm(t *testing.T) {
 		{name: "two spaces between components", r: editAuth(base(), repl(", SignedHeaders", ",  SignedHeaders")), code: CodeIncompleteSignature},
 		{name: "space before a comma", r: editAuth(base(), repl(", SignedHeaders", " , SignedHeaders")), code: CodeIncompleteSignature},
 		{name: "lower-case component name", r: editAuth(base(), repl("Credential=", "credential=")), code: CodeIncompleteSignature},
-		{name: "two Authorization headers", r: func() *http.Request { r := base(); r.Header.Add("Authorization", r.Header.Get("Authorization")); return r }(), code: CodeIncompleteSignature, msg: "more than one Authorization"},
+		{name: "two Authorization headers", r: func() *http.Request {
+			r := base()
+			r.Header.Add("Authorization", r.Header.Get("Authorization"))
+			return r
+		}(), code: CodeIncompleteSignature, msg: "more than one Authorization"},
 
 		// Credential scope.
 		{name: "scope of four parts", r: editAuth(base(), repl("/us-east-1/sts/", "/us-east-1/")), code: CodeIncompleteSignature, msg: "Credential must be"},
@@ -127,7 +131,10 @@ func TestRejectHeaderForm(t *testing.T) {
 		}(), code: CodeSignatureDoesNotMatch, msg: "cannot be verified"},
 
 		// Signature syntax.
-		{name: "signature upper-case hex", r: editAuth(base(), func(s string) string { i := strings.Index(s, "Signature=") + len("Signature="); return s[:i] + strings.ToUpper(s[i:]) }), code: CodeIncompleteSignature, msg: "64 lower-case"},
+		{name: "signature upper-case hex", r: editAuth(base(), func(s string) string {
+			i := strings.Index(s, "Signature=") + len("Signature=")
+			return s[:i] + strings.ToUpper(s[i:])
+		}), code: CodeIncompleteSignature, msg: "64 lower-case"},
 		{name: "signature 63 digits", r: editAuth(base(), func(s string) string { return s[:len(s)-1] }), code: CodeIncompleteSignature},
 		{name: "signature 65 digits", r: editAuth(base(), func(s string) string { return s + "0" }), code: CodeIncompleteSignature},
 		{name: "signature base64", r: editAuth(base(), func(s string) string { return s[:len(s)-64] + strings.Repeat("A", 43) + "=" }), code: CodeIncompleteSignature},
@@ -169,7 +176,11 @@ func TestRejectHeaderForm(t *testing.T) {
 		{name: "body appended", r: base(), body: testBody + "&DurationSeconds=43200", code: CodeSignatureDoesNotMatch},
 		{name: "empty body", r: base(), body: "-", code: CodeSignatureDoesNotMatch},
 		{name: "a signed header's value", r: func() *http.Request { r := base(); r.Header.Set("Content-Type", formCT+"; charset=utf-8"); return r }(), code: CodeSignatureDoesNotMatch},
-		{name: "an SDK header's value", r: func() *http.Request { r := h(signOpts{before: func(r *http.Request) { r.Header.Set("Amz-Sdk-Request", "attempt=1; max=3") }}); r.Header.Set("Amz-Sdk-Request", "attempt=2; max=3"); return r }(), code: CodeSignatureDoesNotMatch},
+		{name: "an SDK header's value", r: func() *http.Request {
+			r := h(signOpts{before: func(r *http.Request) { r.Header.Set("Amz-Sdk-Request", "attempt=1; max=3") }})
+			r.Header.Set("Amz-Sdk-Request", "attempt=2; max=3")
+			return r
+		}(), code: CodeSignatureDoesNotMatch},
 		{name: "a signed header given twice", r: func() *http.Request { r := base(); r.Header.Add("Content-Type", formCT); return r }(), code: CodeSignatureDoesNotMatch},
 		{name: "host", r: func() *http.Request { r := base(); r.Host = "evil.example.com:8443"; return r }(), code: CodeSignatureDoesNotMatch},
 		{name: "host without its port", r: func() *http.Request { r := base(); r.Host = "sts.example.com"; return r }(), code: CodeSignatureDoesNotMatch},
@@ -326,11 +337,25 @@ func TestRejectQueryForm(t *testing.T) {
 		{name: "expired after a week", r: p(signOpts{expires: MaxExpires}), now: testNow.Add(MaxExpires*time.Second + time.Second), code: CodeRequestExpired},
 		{name: "not yet valid", r: p(signOpts{expires: 3600}), now: testNow.Add(-6 * time.Minute), code: CodeRequestExpired, msg: "not yet current"},
 		{name: "old without expires", r: base(), now: testNow.Add(6 * time.Minute), code: CodeRequestExpired},
-		{name: "Authorization header too", r: func() *http.Request { r := base(); r.Header.Set("Authorization", headerSigned(t, signOpts{}).Header.Get("Authorization")); return r }(), code: CodeIncompleteSignature, msg: "both"},
-		{name: "token header", r: func() *http.Request { r := p(signOpts{token: testToken}); r.Header.Set("X-Amz-Security-Token", testToken); return r }(), code: CodeIncompleteSignature, msg: "in the query string"},
+		{name: "Authorization header too", r: func() *http.Request {
+			r := base()
+			r.Header.Set("Authorization", headerSigned(t, signOpts{}).Header.Get("Authorization"))
+			return r
+		}(), code: CodeIncompleteSignature, msg: "both"},
+		{name: "token header", r: func() *http.Request {
+			r := p(signOpts{token: testToken})
+			r.Header.Set("X-Amz-Security-Token", testToken)
+			return r
+		}(), code: CodeIncompleteSignature, msg: "in the query string"},
 		{name: "token empty", r: editQuery(p(signOpts{}), func(s string) string { return s + "&X-Amz-Security-Token=" }), code: CodeIncompleteSignature},
-		{name: "host unsigned", r: editQuery(base(), func(s string) string { return strings.Replace(s, "X-Amz-SignedHeaders=host", "X-Amz-SignedHeaders=x-amz-date", 1) }), code: CodeIncompleteSignature, msg: "host"},
-		{name: "content hash neither hex nor UNSIGNED-PAYLOAD", r: func() *http.Request { r := base(); r.Header.Set("X-Amz-Content-Sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"); return r }(), code: CodeIncompleteSignature},
+		{name: "host unsigned", r: editQuery(base(), func(s string) string {
+			return strings.Replace(s, "X-Amz-SignedHeaders=host", "X-Amz-SignedHeaders=x-amz-date", 1)
+		}), code: CodeIncompleteSignature, msg: "host"},
+		{name: "content hash neither hex nor UNSIGNED-PAYLOAD", r: func() *http.Request {
+			r := base()
+			r.Header.Set("X-Amz-Content-Sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+			return r
+		}(), code: CodeIncompleteSignature},
 		{name: "scope for another service", r: p(signOpts{service: "iam"}), code: CodeSignatureDoesNotMatch},
 
 		// Tampering.
