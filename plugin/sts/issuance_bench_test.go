@@ -107,11 +107,16 @@ func issue(b *testing.B, pq rego.PreparedEvalQuery, m *credentials.Minter, token
 }
 
 func prepareDefaultDecision(b *testing.B, iss string, k *testkeys.Key) rego.PreparedEvalQuery {
-	src, err := fs.ReadFile(policies.Default, "sts/decision.rego")
-	if err != nil {
-		b.Fatal(err)
-	}
-	mapping, err := fs.ReadFile(policies.Default, "sts/mapping.rego")
+	// Every module of the decision's packages (data.sts and below).
+	var modules []func(*rego.Rego)
+	err := fs.WalkDir(policies.Default, "sts", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := fs.ReadFile(policies.Default, path)
+		modules = append(modules, rego.Module(path, string(src)))
+		return err
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -124,7 +129,7 @@ func prepareDefaultDecision(b *testing.B, iss string, k *testkeys.Key) rego.Prep
 		b.Fatal(err)
 	}
 	store := inmem.NewFromObjectWithOpts(data, inmem.OptRoundTripOnWrite(false), inmem.OptReturnASTValuesOnRead(true))
-	pq, err := rego.New(rego.Query("data.sts.decision"), rego.Module("decision.rego", string(src)), rego.Module("mapping.rego", string(mapping)), rego.Store(store)).PrepareForEval(context.Background())
+	pq, err := rego.New(append(modules, rego.Query("data.sts.decision"), rego.Store(store))...).PrepareForEval(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
