@@ -463,13 +463,18 @@ func isVersionLike(s string) bool {
 }
 
 // revealsSecret reports whether showing v could show a secret parameter:
-// v contains one (of a token's minimum length), or v is a piece of one long
-// enough to matter (a few characters, such as "1", occur in any token).
+// v contains one (of a token's minimum length), or v shares a piece long
+// enough to matter with one (a few characters, such as "1", occur in any
+// token). Sharing, not only containing: "SECRET0" shows most of "0SECRET".
 func revealsSecret(v string, secrets []string) bool {
 	for _, s := range secrets {
-		if len(s) >= MinTokenBytes && strings.Contains(v, s) ||
-			len(v) >= minSecretPiece && strings.Contains(s, v) {
+		if len(s) >= MinTokenBytes && strings.Contains(v, s) {
 			return true
+		}
+		for i := 0; i+minSecretPiece <= len(v); i++ {
+			if strings.Contains(s, v[i:i+minSecretPiece]) {
+				return true
+			}
 		}
 	}
 	return false
