@@ -1,15 +1,35 @@
 // Package stswire is the wire protocol of the Security Token Service: it
-// parses and validates AssumeRoleWithClientGrants (MinIO) and
-// AssumeRoleWithWebIdentity (AWS and MinIO) requests, and writes the XML
-// success and error documents that minio-go, aws-sdk-go-v2, botocore and the
-// AWS JS SDK decode. The contract is the project's STS wire specification
+// parses and validates AssumeRoleWithClientGrants (MinIO),
+// AssumeRoleWithWebIdentity (AWS and MinIO), AssumeRole and
+// GetCallerIdentity (AWS; SigV4-signed, verified by the caller with
+// internal/sigv4 over the raw body that ReadBody returns) requests, and
+// writes the XML success and error documents that minio-go, aws-sdk-go-v2,
+// botocore and the AWS JS SDK decode. The contract is the project's STS wire specification
 // (sts-wire.md).
 //
 // Where the contract is silent this package follows AWS, and says so next to
 // the code. The choices that differ from AWS or MinIO, and why:
 //
-//   - Only POST is served (MinIO routes STS on POST only; AWS also accepts
-//     GET). Other methods get 405 MethodNotAllowed with "Allow: POST".
+//   - POST is served (MinIO routes STS on POST only; AWS also accepts GET),
+//     and GET for the signed actions only, whose presigned URLs are GETs
+//     (query string, no body). Other methods, and GET for the token
+//     actions, get 405 MethodNotAllowed with "Allow: POST".
+//   - The signed actions are parsed strictly: a parameter the action does
+//     not take, known or not, is refused (the token actions ignore unknown
+//     ones, as before), and SigV4's X-Amz-* parameters are accepted in the
+//     query string only. AssumeRole requires RoleArn and RoleSessionName, as
+//     AWS does (minio-go's STSAssumeRole sends them only when set).
+//   - AssumeRole's MFA (SerialNumber, TokenCode) and ProvidedContexts are
+//     refused with InvalidParameterValue, not ignored. Tags: at most 50,
+//     numbered from 1 without gaps, keys unique case-insensitively (AWS's
+//     InvalidParameterValue "Duplicate tag keys found"), no "aws:" prefix;
+//     a tag without its Key or Value is MissingParameter; each
+//     TransitiveTagKeys member must name one of the request's tags.
+//     MinIO's TokenRevokeType is accepted, as minio-go sends it.
+//   - The token actions take no Tags or TransitiveTagKeys: AWS's
+//     AssumeRoleWithWebIdentity has none (web identity session tags come
+//     from the token's https://aws.amazon.com/tags claim), and a request
+//     that sends some is refused rather than silently stripped.
 //   - Constraint violations answer InvalidParameterValue (MinIO's code, and
 //     the contract's) where AWS answers ValidationError. Every client treats
 //     both as a non-retryable client error.

@@ -1,6 +1,7 @@
 package stswire
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -8,6 +9,8 @@ import (
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/opa-sts/opa-sts/internal/sigv4"
 )
 
 // Error types of the STS error document.
@@ -298,4 +301,24 @@ func writeXML(w http.ResponseWriter, h http.Header, status int, b []byte, reques
 	w.WriteHeader(status)
 	_, err := w.Write(b)
 	return err
+}
+
+// SigV4 error codes (internal/sigv4), answered for the signed actions.
+const (
+	CodeMissingAuthenticationToken = sigv4.CodeMissingAuthenticationToken // 403
+	CodeIncompleteSignature        = sigv4.CodeIncompleteSignature        // 400
+	CodeInvalidClientTokenID       = sigv4.CodeInvalidClientTokenID       // 403
+	CodeSignatureDoesNotMatch      = sigv4.CodeSignatureDoesNotMatch      // 403
+	CodeRequestExpired             = sigv4.CodeRequestExpired             // 400
+)
+
+// SignatureError is the STS error for a refused SigV4 signature: the
+// *sigv4.Error's code, AWS's status for it, and its message (which holds no
+// secret). Any other error is an InternalError.
+func SignatureError(err error) *Error {
+	e, ok := errors.AsType[*sigv4.Error](err)
+	if !ok || e == nil || e.Code == "" {
+		return InternalError()
+	}
+	return newError(e.HTTPStatus(), e.Code, e.Message)
 }

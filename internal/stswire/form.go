@@ -3,10 +3,14 @@ package stswire
 import (
 	"strconv"
 	"strings"
+
+	"github.com/opa-sts/opa-sts/internal/sigv4"
 )
 
-// The parameters this package knows. Anything else is ignored (clients send
-// X-Amz-* and other extras), but still counted and checked for repetition.
+// The parameters this package knows. For AssumeRoleWithClientGrants and
+// AssumeRoleWithWebIdentity anything else is ignored (clients send extras),
+// but still counted and checked for repetition; for the signed actions
+// (AssumeRole, GetCallerIdentity) anything else is an error.
 type paramID uint8
 
 const (
@@ -23,6 +27,23 @@ const (
 	pProviderID
 	pTokenRevokeType
 	pPolicyArns // the bare name: AWS query encoding of an empty list ("PolicyArns=")
+	// AssumeRole.
+	pExternalID
+	pSourceIdentity
+	pSerialNumber
+	pTokenCode
+	pMinimumSessionTokenSize
+	pTags              // bare name: an empty list
+	pTransitiveTagKeys // bare name: an empty list
+	pProvidedContexts  // bare name: an empty list
+	// SigV4's query form (presigned requests); internal/sigv4 reads them.
+	pAmzAlgorithm
+	pAmzCredential
+	pAmzDate
+	pAmzExpires
+	pAmzSignedHeaders
+	pAmzSignature
+	pAmzSecurityToken
 	numParams
 )
 
@@ -40,55 +61,68 @@ var paramNames = [numParams]string{
 	pProviderID:              "ProviderId",
 	pTokenRevokeType:         "TokenRevokeType",
 	pPolicyArns:              "PolicyArns",
+	pExternalID:              "ExternalId",
+	pSourceIdentity:          "SourceIdentity",
+	pSerialNumber:            "SerialNumber",
+	pTokenCode:               "TokenCode",
+	pMinimumSessionTokenSize: "MinimumSessionTokenSize",
+	pTags:                    "Tags",
+	pTransitiveTagKeys:       "TransitiveTagKeys",
+	pProvidedContexts:        "ProvidedContexts",
+	pAmzAlgorithm:            sigv4.QueryAlgorithm,
+	pAmzCredential:           sigv4.QueryCredential,
+	pAmzDate:                 sigv4.QueryDate,
+	pAmzExpires:              sigv4.QueryExpires,
+	pAmzSignedHeaders:        sigv4.QuerySignedHeaders,
+	pAmzSignature:            sigv4.QuerySignature,
+	pAmzSecurityToken:        sigv4.QuerySecurityToken,
 }
 
-// Names are case-sensitive, as in AWS.
-func lookupParam(name string) (paramID, bool) {
-	switch name {
-	case "Action":
-		return pAction, true
-	case "Version":
-		return pVersion, true
-	case "Token":
-		return pToken, true
-	case "WebIdentityToken":
-		return pWebIdentityToken, true
-	case "WebIdentityAccessToken":
-		return pWebIdentityAccessToken, true
-	case "WebIdentityRefreshToken":
-		return pWebIdentityRefreshToken, true
-	case "DurationSeconds":
-		return pDurationSeconds, true
-	case "Policy":
-		return pPolicy, true
-	case "RoleArn":
-		return pRoleArn, true
-	case "RoleSessionName":
-		return pRoleSessionName, true
-	case "ProviderId":
-		return pProviderID, true
-	case "TokenRevokeType":
-		return pTokenRevokeType, true
-	case "PolicyArns":
-		return pPolicyArns, true
+// paramIDs maps a name to its id. Names are case-sensitive, as in AWS.
+var paramIDs = func() map[string]paramID {
+	m := make(map[string]paramID, numParams)
+	for id, name := range paramNames {
+		m[name] = paramID(id)
 	}
-	return 0, false
+	return m
+}()
+
+func lookupParam(name string) (paramID, bool) {
+	id, ok := paramIDs[name]
+	return id, ok
 }
+
+// isAuthParam: one of SigV4's query-form parameters.
+func isAuthParam(id paramID) bool { return id >= pAmzAlgorithm && id <= pAmzSecurityToken }
 
 const (
 	// MaxParameters bounds the parameters of one source (query string or
-	// body). The largest legitimate request has about 30.
-	MaxParameters = 100
+	// body). The largest legitimate request (AssumeRole with 50 tags, 50
+	// transitive keys and 10 policy ARNs) has about 180.
+	MaxParameters = 200
 	// MaxPolicyArns is AWS's bound on PolicyArns.member.N.arn.
 	MaxPolicyArns = 10
+	// MaxTags is AWS's bound on Tags.member.N and TransitiveTagKeys.member.N.
+	MaxTags = 50
 )
+
+// listParams holds AssumeRole's member lists of one source; allocated only
+// when one appears.
+type listParams struct {
+	tagKeys, tagValues       [MaxTags]string
+	tagKeyHave, tagValueHave uint64 // bit N-1: Tags.member.N.Key / .Value given
+	transitive               [MaxTags]string
+	transitiveHave           uint64
+	contexts                 bool // any ProvidedContexts.* member
+}
 
 // paramSet holds the parameters of one source.
 type paramSet struct {
 	vals    [numParams]string
-	have    uint32
+	have    uint64
 	arns    [MaxPolicyArns]string
 	arnHave uint16 // bit N-1 set when PolicyArns.member.N.arn was given
+	lists   *listParams
 	count   int
 	unknown []string // names of ignored parameters, for the repetition check
 }
@@ -147,6 +181,16 @@ func (ps *paramSet) add(key, val string) *Error {
 		ps.vals[id] = val
 		return nil
 	}
+	switch {
+	case strings.HasPrefix(key, "Tags."):
+		return ps.addTag(key, val)
+	case strings.HasPrefix(key, "TransitiveTagKeys."):
+		return ps.addTransitive(key, val)
+	case strings.HasPrefix(key, "ProvidedContexts."):
+		// Refused for AssumeRole, ignored elsewhere: never read.
+		ps.list().contexts = true
+		return nil
+	}
 	if strings.HasPrefix(key, "PolicyArns.") {
 		n, err := policyArnIndex(key)
 		if err != nil {
@@ -167,6 +211,79 @@ func (ps *paramSet) add(key, val string) *Error {
 	}
 	ps.unknown = append(ps.unknown, key)
 	return nil
+}
+
+func (ps *paramSet) list() *listParams {
+	if ps.lists == nil {
+		ps.lists = new(listParams)
+	}
+	return ps.lists
+}
+
+// addTag stores Tags.member.N.Key or Tags.member.N.Value.
+func (ps *paramSet) addTag(key, val string) *Error {
+	const malformed = "Malformed Tags parameter: expecting Tags.member.N.Key and Tags.member.N.Value"
+	rest, _ := strings.CutPrefix(key, "Tags.member.")
+	num, field, ok := strings.Cut(rest, ".")
+	if !ok || len(rest) == len(key) || field != "Key" && field != "Value" {
+		return InvalidParameterValue(malformed)
+	}
+	n, e := memberIndex(num, MaxTags, "Tags", malformed)
+	if e != nil {
+		return e
+	}
+	l := ps.list()
+	have, vals := &l.tagKeyHave, &l.tagKeys
+	if field == "Value" {
+		have, vals = &l.tagValueHave, &l.tagValues
+	}
+	bit := uint64(1) << (n - 1)
+	if *have&bit != 0 {
+		return InvalidParameterValue("Parameter Tags.member." + strconv.Itoa(n) + "." + field + " is given more than once")
+	}
+	*have |= bit
+	vals[n-1] = val
+	return nil
+}
+
+// addTransitive stores TransitiveTagKeys.member.N.
+func (ps *paramSet) addTransitive(key, val string) *Error {
+	const malformed = "Malformed TransitiveTagKeys parameter: expecting TransitiveTagKeys.member.N"
+	num, ok := strings.CutPrefix(key, "TransitiveTagKeys.member.")
+	if !ok {
+		return InvalidParameterValue(malformed)
+	}
+	n, e := memberIndex(num, MaxTags, "TransitiveTagKeys", malformed)
+	if e != nil {
+		return e
+	}
+	l := ps.list()
+	bit := uint64(1) << (n - 1)
+	if l.transitiveHave&bit != 0 {
+		return InvalidParameterValue("Parameter TransitiveTagKeys.member." + strconv.Itoa(n) + " is given more than once")
+	}
+	l.transitiveHave |= bit
+	l.transitive[n-1] = val
+	return nil
+}
+
+// memberIndex parses the N of a list member: canonical decimal, 1..max.
+func memberIndex(num string, max int, list, malformed string) (int, *Error) {
+	if num == "" || len(num) > 3 || num[0] == '0' {
+		return 0, InvalidParameterValue(malformed)
+	}
+	n := 0
+	for i := 0; i < len(num); i++ {
+		c := num[i]
+		if c < '0' || c > '9' {
+			return 0, InvalidParameterValue(malformed)
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n > max {
+		return 0, InvalidParameterValue(list + " has more than " + strconv.Itoa(max) + " members")
+	}
+	return n, nil
 }
 
 // policyArnIndex returns N of "PolicyArns.member.N.arn" (1..MaxPolicyArns,

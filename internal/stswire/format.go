@@ -50,17 +50,38 @@ func (r Request) String() string {
 	sb.WriteString(strings.Join(r.PolicyArns, " "))
 	sb.WriteString("] TokenRevokeType:")
 	sb.WriteString(r.TokenRevokeType)
+	if r.Action == AssumeRole {
+		sb.WriteString(" Tags:[")
+		for i, t := range r.Tags {
+			if i > 0 {
+				sb.WriteByte(' ')
+			}
+			sb.WriteString(t.Key)
+			sb.WriteByte('=')
+			sb.WriteString(t.Value)
+		}
+		sb.WriteString("] TransitiveTagKeys:[")
+		sb.WriteString(strings.Join(r.TransitiveTagKeys, " "))
+		sb.WriteString("] ExternalID:")
+		sb.WriteString(masked(r.ExternalID))
+		sb.WriteString(" SourceIdentity:")
+		sb.WriteString(r.SourceIdentity)
+		sb.WriteString(" MinimumSessionTokenSize:")
+		sb.WriteString(strconv.Itoa(r.MinimumSessionTokenSize))
+	}
 	sb.WriteString("}")
 	return sb.String()
 }
 
-// GoString formats the request as Go syntax (%#v) with Token and
-// AccessToken replaced by their masks.
+// GoString formats the request as Go syntax (%#v) with Token, AccessToken
+// and ExternalID replaced by their masks.
 func (r Request) GoString() string {
 	return fmt.Sprintf("stswire.Request{Action:%q, Version:%q, Token:%q, AccessToken:%q, DurationSeconds:%d, "+
-		"Policy:%q, RoleArn:%q, RoleSessionName:%q, ProviderID:%q, PolicyArns:%#v, TokenRevokeType:%q}",
+		"Policy:%q, RoleArn:%q, RoleSessionName:%q, ProviderID:%q, PolicyArns:%#v, TokenRevokeType:%q, "+
+		"Tags:%#v, TransitiveTagKeys:%#v, ExternalID:%q, SourceIdentity:%q, MinimumSessionTokenSize:%d}",
 		string(r.Action), r.Version, masked(r.Token), masked(r.AccessToken), r.DurationSeconds,
-		policySummary(r.Policy), r.RoleArn, r.RoleSessionName, r.ProviderID, r.PolicyArns, r.TokenRevokeType)
+		policySummary(r.Policy), r.RoleArn, r.RoleSessionName, r.ProviderID, r.PolicyArns, r.TokenRevokeType,
+		r.Tags, r.TransitiveTagKeys, masked(r.ExternalID), r.SourceIdentity, r.MinimumSessionTokenSize)
 }
 
 // Format makes every fmt verb go through String or GoString, so %d, %x, %q
@@ -75,12 +96,14 @@ func (r Request) Format(f fmt.State, verb rune) {
 
 // LogValue implements slog.LogValuer with Token and AccessToken masked.
 func (r Request) LogValue() slog.Value {
-	attrs := make([]slog.Attr, 0, 11)
+	attrs := make([]slog.Attr, 0, 16)
 	attrs = append(attrs,
 		slog.String("action", string(r.Action)),
 		slog.String("version", r.Version),
-		slog.String("token", masked(r.Token)),
 	)
+	if r.Token != "" {
+		attrs = append(attrs, slog.String("token", masked(r.Token)))
+	}
 	if r.AccessToken != "" {
 		attrs = append(attrs, slog.String("access_token", masked(r.AccessToken)))
 	}
@@ -104,6 +127,25 @@ func (r Request) LogValue() slog.Value {
 	}
 	if r.TokenRevokeType != "" {
 		attrs = append(attrs, slog.String("token_revoke_type", r.TokenRevokeType))
+	}
+	if len(r.Tags) != 0 {
+		tags := make(map[string]string, len(r.Tags))
+		for _, t := range r.Tags {
+			tags[t.Key] = t.Value
+		}
+		attrs = append(attrs, slog.Any("tags", tags))
+	}
+	if len(r.TransitiveTagKeys) != 0 {
+		attrs = append(attrs, slog.Any("transitive_tag_keys", r.TransitiveTagKeys))
+	}
+	if r.ExternalID != "" {
+		attrs = append(attrs, slog.String("external_id", masked(r.ExternalID)))
+	}
+	if r.SourceIdentity != "" {
+		attrs = append(attrs, slog.String("source_identity", r.SourceIdentity))
+	}
+	if r.MinimumSessionTokenSize != 0 {
+		attrs = append(attrs, slog.Int("minimum_session_token_size", r.MinimumSessionTokenSize))
 	}
 	return slog.GroupValue(attrs...)
 }

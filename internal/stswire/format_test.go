@@ -70,7 +70,8 @@ func TestRequestNeverPrintsTokens(t *testing.T) {
 func TestRequestGoStringIsGoSyntax(t *testing.T) {
 	got := fmt.Sprintf("%#v", Request{Action: AssumeRoleWithClientGrants, Version: APIVersion, Token: "abcd"})
 	want := `stswire.Request{Action:"AssumeRoleWithClientGrants", Version:"2011-06-15", Token:"<redacted 4 bytes>", AccessToken:"", DurationSeconds:0, ` +
-		`Policy:"", RoleArn:"", RoleSessionName:"", ProviderID:"", PolicyArns:[]string(nil), TokenRevokeType:""}`
+		`Policy:"", RoleArn:"", RoleSessionName:"", ProviderID:"", PolicyArns:[]string(nil), TokenRevokeType:"", ` +
+		`Tags:[]stswire.Tag(nil), TransitiveTagKeys:[]string(nil), ExternalID:"", SourceIdentity:"", MinimumSessionTokenSize:0}`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}

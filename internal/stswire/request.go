@@ -26,7 +26,15 @@ type Action string
 const (
 	AssumeRoleWithClientGrants Action = "AssumeRoleWithClientGrants" // MinIO extension
 	AssumeRoleWithWebIdentity  Action = "AssumeRoleWithWebIdentity"  // AWS and MinIO
+	AssumeRole                 Action = "AssumeRole"                 // AWS; SigV4-signed
+	GetCallerIdentity          Action = "GetCallerIdentity"          // AWS; SigV4-signed
 )
+
+// Signed reports whether the action is authenticated by a SigV4 signature
+// (internal/sigv4) rather than by a token parameter: AssumeRole and
+// GetCallerIdentity. ParseRequest does not check signatures; the caller
+// must, for these actions, over the raw body (ReadBody, ParseRequestBody).
+func (a Action) Signed() bool { return a == AssumeRole || a == GetCallerIdentity }
 
 // Default limits.
 const (
@@ -78,11 +86,11 @@ func (l Limits) withDefaults() Limits {
 
 // Request is a parsed, validated STS request.
 //
-// Token and AccessToken are secrets. Request formats itself (fmt verbs,
-// slog) with them masked, and encoding/json skips them. One hole fmt leaves
-// open: a verb fmt rejects for the type (%p of a Request value, not a
-// pointer) prints the raw fields, as does printing a struct that holds a
-// Request in an unexported field. Log the Request or *Request itself.
+// Token, AccessToken and ExternalID are secrets. Request formats itself
+// (fmt verbs, slog) with them masked, and encoding/json skips them. One hole
+// fmt leaves open: a verb fmt rejects for the type (%p of a Request value,
+// not a pointer) prints the raw fields, as does printing a struct that holds
+// a Request in an unexported field. Log the Request or *Request itself.
 type Request struct {
 	Action          Action
 	Version         string
@@ -95,6 +103,19 @@ type Request struct {
 	ProviderID      string
 	PolicyArns      []string // PolicyArns.member.N.arn in N order
 	TokenRevokeType string
+
+	// AssumeRole only.
+	Tags                    []Tag    // Tags.member.N in N order; keys unique case-insensitively
+	TransitiveTagKeys       []string // TransitiveTagKeys.member.N in N order; each one of the Tags keys
+	ExternalID              string   `json:"-"` // treated as a secret: a shared value between trusting parties
+	SourceIdentity          string
+	MinimumSessionTokenSize int // 0..4096; 0 = not given
+}
+
+// Tag is a session tag (AssumeRole's Tags.member.N).
+type Tag struct {
+	Key   string
+	Value string
 }
 
 // ParseRequest reads an STS request from r: the form body (Content-Type
@@ -103,79 +124,189 @@ type Request struct {
 // a parameter repeated within one source, dispatches on Action (never on a
 // signature) and validates every parameter. It never reads more than
 // limits.MaxBodyBytes bytes of the body, and nothing of a body whose declared
-// length exceeds that. Unknown parameters are ignored.
+// length exceeds that. For AssumeRoleWithClientGrants and
+// AssumeRoleWithWebIdentity unknown parameters are ignored; for the signed
+// actions (AssumeRole, GetCallerIdentity) a parameter the action does not
+// take is an error, and SigV4's X-Amz-* parameters are accepted in the query
+// string only.
+//
+// POST is the method. GET (a query string, no body) is accepted for the
+// signed actions only, whose presigned URLs are GETs; other methods, and GET
+// for the other actions, answer 405.
+//
+// A caller that verifies a SigV4 signature needs the body as received: it
+// uses ReadBody and ParseRequestBody instead.
 //
 // The order of the checks decides which error a request with several faults
-// gets: method, size, encoding, Action present, Version, Action known, token,
-// then the other parameters.
+// gets: method, size, encoding, Action present, Version, Action known,
+// parameters the action does not take, the token, then the other parameters.
 func ParseRequest(r *http.Request, limits Limits) (*Request, *Error) {
 	if r == nil {
 		return nil, InternalError()
 	}
 	lim := limits.withDefaults()
-	if r.Method != http.MethodPost {
-		return nil, MethodNotAllowed()
-	}
-	var rawQuery string
-	if r.URL != nil {
-		rawQuery = r.URL.RawQuery
-	}
-	if int64(len(rawQuery)) > lim.MaxBodyBytes {
-		return nil, InvalidParameterValue("The query string exceeds " + strconv.FormatInt(lim.MaxBodyBytes, 10) + " bytes")
+	if e := checkMethodAndQuery(r, lim); e != nil {
+		return nil, e
 	}
 	body, e := readBody(r, lim.MaxBodyBytes)
 	if e != nil {
 		return nil, e
 	}
+	return parseRequest(r, body, lim)
+}
 
-	var q, b paramSet
-	if e := parseForm(rawQuery, &q); e != nil {
+// ReadBody reads r's body as ParseRequest does: at most limits.MaxBodyBytes
+// bytes (nothing of a body declared longer), only as an unencoded form. The
+// bytes are exactly those received, for SigV4's payload hash; pass them to
+// ParseRequestBody. A body may hold a token: the caller should not keep it.
+func ReadBody(r *http.Request, limits Limits) ([]byte, *Error) {
+	if r == nil {
+		return nil, InternalError()
+	}
+	lim := limits.withDefaults()
+	if e := checkMethodAndQuery(r, lim); e != nil {
 		return nil, e
 	}
-	if e := parseForm(body, &b); e != nil {
+	body, e := readBody(r, lim.MaxBodyBytes)
+	if e != nil || body == "" {
 		return nil, e
 	}
-	var p [numParams]string
-	for id := range numParams {
-		if b.has(id) {
-			p[id] = b.vals[id]
-		} else {
-			p[id] = q.vals[id]
+	return []byte(body), nil
+}
+
+// ParseRequestBody is ParseRequest for a body already read (by ReadBody):
+// the same checks, on body instead of r.Body, which it does not touch.
+func ParseRequestBody(r *http.Request, body []byte, limits Limits) (*Request, *Error) {
+	if r == nil {
+		return nil, InternalError()
+	}
+	lim := limits.withDefaults()
+	if e := checkMethodAndQuery(r, lim); e != nil {
+		return nil, e
+	}
+	if int64(len(body)) > lim.MaxBodyBytes {
+		return nil, RequestEntityTooLarge(lim.MaxBodyBytes)
+	}
+	if len(body) > 0 {
+		if e := checkBodyHeaders(r.Header); e != nil {
+			return nil, e
 		}
 	}
-	arns, arnHave := &q.arns, q.arnHave
-	if b.arnHave != 0 || b.has(pPolicyArns) {
-		arns, arnHave = &b.arns, b.arnHave
+	return parseRequest(r, string(body), lim)
+}
+
+func checkMethodAndQuery(r *http.Request, lim Limits) *Error {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		return MethodNotAllowed()
 	}
-	secrets := [...]string{
-		p[pToken], p[pWebIdentityToken], p[pWebIdentityAccessToken], p[pWebIdentityRefreshToken], p[pPolicy],
-		q.vals[pToken], q.vals[pWebIdentityToken], q.vals[pWebIdentityAccessToken], q.vals[pWebIdentityRefreshToken], q.vals[pPolicy],
+	if r.URL != nil && int64(len(r.URL.RawQuery)) > lim.MaxBodyBytes {
+		if r.Method == http.MethodGet {
+			return MethodNotAllowed()
+		}
+		return InvalidParameterValue("The query string exceeds " + strconv.FormatInt(lim.MaxBodyBytes, 10) + " bytes")
 	}
+	return nil
+}
+
+// sources is a request's two parameter sources.
+type sources struct {
+	q, b paramSet
+	p    [numParams]string // merged: the body's value where it has one
+}
+
+// has: the parameter is present in either source (possibly empty).
+func (s *sources) has(id paramID) bool { return s.q.has(id) || s.b.has(id) }
+
+func parseRequest(r *http.Request, body string, lim Limits) (*Request, *Error) {
+	var rawQuery string
+	if r.URL != nil {
+		rawQuery = r.URL.RawQuery
+	}
+	get := r.Method == http.MethodGet
+	var s sources
+	if e := parseForm(rawQuery, &s.q); e != nil {
+		if get {
+			return nil, MethodNotAllowed()
+		}
+		return nil, e
+	}
+	if get {
+		if !Action(s.q.vals[pAction]).Signed() {
+			return nil, MethodNotAllowed()
+		}
+		if body != "" {
+			return nil, InvalidParameterValue("A GET request must not have a body: send the parameters in the query string, or POST them")
+		}
+	}
+	if e := parseForm(body, &s.b); e != nil {
+		return nil, e
+	}
+	for id := range numParams {
+		if s.b.has(id) {
+			s.p[id] = s.b.vals[id]
+		} else {
+			s.p[id] = s.q.vals[id]
+		}
+	}
+	secrets := s.secrets()
 
 	// Action, Version.
-	action := p[pAction]
+	action := s.p[pAction]
 	if action == "" {
 		return nil, MissingParameter("The request must contain the parameter Action")
 	}
-	if v := p[pVersion]; v != APIVersion {
+	if v := s.p[pVersion]; v != APIVersion {
 		shown := v
-		if !isVersionLike(v) || revealsSecret(v, secrets[:]) {
+		if !isVersionLike(v) || revealsSecret(v, secrets) {
 			shown = "(not shown)"
 		}
 		return nil, MissingParameter("Invalid STS API version " + shown + ", expecting " + APIVersion)
 	}
 	req := &Request{Action: Action(action), Version: APIVersion}
-	var tokenID paramID
 	switch req.Action {
-	case AssumeRoleWithClientGrants:
-		tokenID = pToken
-	case AssumeRoleWithWebIdentity:
-		tokenID = pWebIdentityToken
-	default:
-		if isActionLike(action) && !revealsSecret(action, secrets[:]) {
-			return nil, InvalidParameterValue("Unsupported action " + action)
+	case AssumeRoleWithClientGrants, AssumeRoleWithWebIdentity:
+		return parseTokenAction(req, &s, lim)
+	case AssumeRole, GetCallerIdentity:
+		return parseSignedAction(req, &s, secrets, lim)
+	}
+	if isActionLike(action) && !revealsSecret(action, secrets) {
+		return nil, InvalidParameterValue("Unsupported action " + action)
+	}
+	return nil, InvalidParameterValue("Unsupported action")
+}
+
+// secrets are the values no message may repeat: tokens, the policy, the
+// external id, MFA codes, and SigV4's session token and signature.
+func (s *sources) secrets() []string {
+	ids := [...]paramID{pToken, pWebIdentityToken, pWebIdentityAccessToken, pWebIdentityRefreshToken, pPolicy,
+		pExternalID, pTokenCode, pAmzSecurityToken, pAmzSignature}
+	out := make([]string, 0, 2*len(ids))
+	for _, id := range ids {
+		if v := s.b.vals[id]; v != "" {
+			out = append(out, v)
 		}
-		return nil, InvalidParameterValue("Unsupported action")
+		if v := s.q.vals[id]; v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// parseTokenAction validates AssumeRoleWithClientGrants and
+// AssumeRoleWithWebIdentity.
+func parseTokenAction(req *Request, s *sources, lim Limits) (*Request, *Error) {
+	p := &s.p
+	tokenID := pToken
+	if req.Action == AssumeRoleWithWebIdentity {
+		tokenID = pWebIdentityToken
+	}
+	// Session tags are AssumeRole's. For web identity, AWS takes them from
+	// the token's https://aws.amazon.com/tags claim, never from the
+	// request (AssumeRoleWithWebIdentity has no Tags parameter), and so
+	// does the policy here; a request that sends some is refused rather
+	// than silently stripped of them.
+	if s.hasTags() {
+		return nil, InvalidParameterValue(string(req.Action) + " does not take Tags or TransitiveTagKeys: session tags come from the token's https://aws.amazon.com/tags claim")
 	}
 
 	// The token. Never echoed; only its bounds are named.
@@ -204,18 +335,9 @@ func ParseRequest(r *http.Request, limits Limits) (*Request, *Error) {
 		}
 		req.DurationSeconds = n
 	}
-
-	// Policy: never echoed.
-	if pol := p[pPolicy]; pol != "" {
-		if len(pol) > lim.MaxPolicyBytes {
-			return nil, PackedPolicyTooLarge("Policy exceeds " + strconv.Itoa(lim.MaxPolicyBytes) + " bytes")
-		}
-		if !isJSONObject(pol) {
-			return nil, MalformedPolicyDocument("Policy is not a JSON object")
-		}
-		req.Policy = pol
+	if e := parsePolicy(req, s, lim); e != nil {
+		return nil, e
 	}
-
 	if v := p[pRoleArn]; v != "" {
 		if !isTextParam(v, minArnChars, maxArnChars) {
 			return nil, InvalidParameterValue("RoleArn must be between 20 and 2048 printable characters")
@@ -234,20 +356,46 @@ func ParseRequest(r *http.Request, limits Limits) (*Request, *Error) {
 		}
 		req.ProviderID = v
 	}
-	if v := p[pTokenRevokeType]; v != "" {
+	if e := parseTokenRevokeType(req, s); e != nil {
+		return nil, e
+	}
+	return req, nil
+}
+
+func parseTokenRevokeType(req *Request, s *sources) *Error {
+	if v := s.p[pTokenRevokeType]; v != "" {
 		if !isTextParam(v, 1, maxTokenRevokeTypeChars) {
-			return nil, InvalidParameterValue("TokenRevokeType must be at most 256 printable characters")
+			return InvalidParameterValue("TokenRevokeType must be at most 256 printable characters")
 		}
 		req.TokenRevokeType = v
 	}
-	if p[pPolicyArns] != "" {
+	return nil
+}
+
+// parsePolicy validates Policy and PolicyArns (both actions' rules).
+func parsePolicy(req *Request, s *sources, lim Limits) *Error {
+	// Policy: never echoed.
+	if pol := s.p[pPolicy]; pol != "" {
+		if len(pol) > lim.MaxPolicyBytes {
+			return PackedPolicyTooLarge("Policy exceeds " + strconv.Itoa(lim.MaxPolicyBytes) + " bytes")
+		}
+		if !isJSONObject(pol) {
+			return MalformedPolicyDocument("Policy is not a JSON object")
+		}
+		req.Policy = pol
+	}
+	if s.p[pPolicyArns] != "" {
 		// "PolicyArns=" is how the AWS query protocol sends an empty list;
 		// a value there is not a list.
-		return nil, InvalidParameterValue("Malformed PolicyArns parameter: expecting PolicyArns.member.N.arn")
+		return InvalidParameterValue("Malformed PolicyArns parameter: expecting PolicyArns.member.N.arn")
+	}
+	arns, arnHave := &s.q.arns, s.q.arnHave
+	if s.b.arnHave != 0 || s.b.has(pPolicyArns) {
+		arns, arnHave = &s.b.arns, s.b.arnHave
 	}
 	if arnHave != 0 {
 		if arnHave&(arnHave+1) != 0 {
-			return nil, InvalidParameterValue("PolicyArns members must be numbered consecutively from 1")
+			return InvalidParameterValue("PolicyArns members must be numbered consecutively from 1")
 		}
 		n := 0
 		for arnHave>>n != 0 {
@@ -256,12 +404,12 @@ func ParseRequest(r *http.Request, limits Limits) (*Request, *Error) {
 		req.PolicyArns = make([]string, n)
 		for i := range n {
 			if !isTextParam(arns[i], minArnChars, maxArnChars) {
-				return nil, InvalidParameterValue("PolicyArns.member." + strconv.Itoa(i+1) + ".arn must be between 20 and 2048 printable characters")
+				return InvalidParameterValue("PolicyArns.member." + strconv.Itoa(i+1) + ".arn must be between 20 and 2048 printable characters")
 			}
 			req.PolicyArns[i] = arns[i]
 		}
 	}
-	return req, nil
+	return nil
 }
 
 func checkTokenLen(id paramID, tok string, lim Limits) *Error {
