@@ -20,17 +20,19 @@ type Credentials struct {
 type Result struct {
 	Action           Action
 	Credentials      Credentials
-	Subject          string // SubjectFromToken / SubjectFromWebIdentityToken; omitted when empty
-	Audience         string // omitted when empty
-	Provider         string // the IdP issuer; omitted when empty
-	AssumedRoleArn   string // AssumedRoleUser is omitted when both Arn and Id are empty
+	Subject          string // SubjectFromToken / SubjectFromWebIdentityToken; omitted when empty; not for AssumeRole
+	Audience         string // omitted when empty; not for AssumeRole
+	Provider         string // the IdP issuer; omitted when empty; not for AssumeRole
+	AssumedRoleArn   string // AssumedRoleUser is omitted when both Arn and Id are empty; AssumeRole requires both
 	AssumedRoleID    string
-	PackedPolicySize *int // omitted when nil
+	PackedPolicySize *int   // percent of the packed-size limit, 0..100; omitted when nil
+	SourceIdentity   string // AssumeRole and web identity; omitted when empty
 }
 
-// ErrIncompleteResult is returned by WriteResult, before anything is written,
-// when the result could not be used by a client.
-var ErrIncompleteResult = errors.New("stswire: result lacks a credential member or the expiration, or names an unknown action")
+// ErrIncompleteResult is returned by WriteResult and WriteCallerIdentity,
+// before anything is written, when the result could not be used by a client.
+var ErrIncompleteResult = errors.New("stswire: result lacks a credential member, the expiration or (AssumeRole) the assumed role user, " +
+	"has a PackedPolicySize outside 0..100, or names an action without credentials")
 
 // expirationLayout is RFC 3339 in UTC with whole seconds and a trailing Z,
 // e.g. 2026-11-28T20:26:12Z.
@@ -39,23 +41,26 @@ const expirationLayout = "2006-01-02T15:04:05Z"
 // WriteResult writes the success document:
 //
 //	<?xml version="1.0" encoding="UTF-8"?>
-//	<AssumeRoleWith<X>Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-//	  <AssumeRoleWith<X>Result>
+//	<AssumeRole[With<X>]Response xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+//	  <AssumeRole[With<X>]Result>
 //	    <Credentials><AccessKeyId/><SecretAccessKey/><SessionToken/><Expiration/></Credentials>
-//	    <SubjectFromToken|SubjectFromWebIdentityToken/>
+//	    <SubjectFromToken|SubjectFromWebIdentityToken/>     (not for AssumeRole)
 //	    <AssumedRoleUser><Arn/><AssumedRoleId/></AssumedRoleUser>
-//	    <Audience/><Provider/><PackedPolicySize/>
-//	  </AssumeRoleWith<X>Result>
+//	    <Audience/><Provider/>                               (not for AssumeRole)
+//	    <PackedPolicySize/><SourceIdentity/>
+//	  </AssumeRole[With<X>]Result>
 //	  <ResponseMetadata><RequestId/></ResponseMetadata>
-//	</AssumeRoleWith<X>Response>
+//	</AssumeRole[With<X>]Response>
 //
 // compact (no white space between elements), with Content-Type
 // application/xml, the request id in x-amz-request-id and x-amzn-RequestId,
 // and Cache-Control: no-store. The four
 // credential members are always present (aws-sdk-go-v2 and botocore expect
-// them); a result without any of them, without an expiration, or with an
-// unknown action is refused with ErrIncompleteResult before anything is
-// written, so the caller can still answer InternalError. Other errors are the
+// them); a result without any of them, without an expiration, with a
+// PackedPolicySize outside 0..100, for AssumeRole without both
+// AssumedRoleUser members, or with an action that returns no credentials
+// (GetCallerIdentity: WriteCallerIdentity) is refused with
+// ErrIncompleteResult before anything is written, so the caller can still answer InternalError. Other errors are the
 // ResponseWriter's.
 func WriteResult(w http.ResponseWriter, res Result, requestID string) error {
 	var root, subject string
@@ -64,11 +69,22 @@ func WriteResult(w http.ResponseWriter, res Result, requestID string) error {
 		root, subject = "AssumeRoleWithClientGrants", "SubjectFromToken"
 	case AssumeRoleWithWebIdentity:
 		root, subject = "AssumeRoleWithWebIdentity", "SubjectFromWebIdentityToken"
+	case AssumeRole:
+		// AWS always answers AssumedRoleUser here; botocore's and the
+		// CLI's callers read its Arn.
+		root = "AssumeRole"
+		if res.AssumedRoleArn == "" || res.AssumedRoleID == "" {
+			return ErrIncompleteResult
+		}
+		res.Subject, res.Audience, res.Provider = "", "", ""
 	default:
 		return ErrIncompleteResult
 	}
 	c := &res.Credentials
 	if c.AccessKeyID == "" || c.SecretAccessKey == "" || c.SessionToken == "" || c.Expiration.IsZero() {
+		return ErrIncompleteResult
+	}
+	if res.PackedPolicySize != nil && (*res.PackedPolicySize < 0 || *res.PackedPolicySize > 100) {
 		return ErrIncompleteResult
 	}
 	requestID = sanitizeRequestID(requestID)
@@ -88,7 +104,9 @@ func WriteResult(w http.ResponseWriter, res Result, requestID string) error {
 	b = append(b, "</SessionToken><Expiration>"...)
 	b = c.Expiration.UTC().Truncate(time.Second).AppendFormat(b, expirationLayout)
 	b = append(b, "</Expiration></Credentials>"...)
-	b = appendElement(b, subject, res.Subject)
+	if subject != "" {
+		b = appendElement(b, subject, res.Subject)
+	}
 	if res.AssumedRoleArn != "" || res.AssumedRoleID != "" {
 		b = append(b, "<AssumedRoleUser><Arn>"...)
 		b = appendEscaped(b, res.AssumedRoleArn)
@@ -103,6 +121,7 @@ func WriteResult(w http.ResponseWriter, res Result, requestID string) error {
 		b = strconv.AppendInt(b, int64(*res.PackedPolicySize), 10)
 		b = append(b, "</PackedPolicySize>"...)
 	}
+	b = appendElement(b, "SourceIdentity", res.SourceIdentity)
 	b = append(b, "</"...)
 	b = append(b, root...)
 	b = append(b, "Result><ResponseMetadata><RequestId>"...)
@@ -111,6 +130,42 @@ func WriteResult(w http.ResponseWriter, res Result, requestID string) error {
 	b = append(b, root...)
 	b = append(b, "Response>"...)
 
+	err := writeXML(w, w.Header(), http.StatusOK, b, requestID)
+	putBuf(bp, b)
+	return err
+}
+
+// CallerIdentity is the content of a GetCallerIdentity response.
+type CallerIdentity struct {
+	Arn     string // required
+	UserID  string // required: the unique id (AIDA..., or AROA...:session for a session)
+	Account string // omitted when empty
+}
+
+// WriteCallerIdentity writes the GetCallerIdentity success document:
+//
+//	<?xml version="1.0" encoding="UTF-8"?>
+//	<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+//	  <GetCallerIdentityResult><Arn/><UserId/><Account/></GetCallerIdentityResult>
+//	  <ResponseMetadata><RequestId/></ResponseMetadata>
+//	</GetCallerIdentityResponse>
+//
+// compact, with the headers WriteResult sets. A result without Arn or
+// UserID is refused with ErrIncompleteResult before anything is written.
+func WriteCallerIdentity(w http.ResponseWriter, id CallerIdentity, requestID string) error {
+	if id.Arn == "" || id.UserID == "" {
+		return ErrIncompleteResult
+	}
+	requestID = sanitizeRequestID(requestID)
+	bp := getBuf()
+	b := append((*bp)[:0], xmlDecl...)
+	b = append(b, `<GetCallerIdentityResponse xmlns="`+Namespace+`"><GetCallerIdentityResult>`...)
+	b = appendElement(b, "Arn", id.Arn)
+	b = appendElement(b, "UserId", id.UserID)
+	b = appendElement(b, "Account", id.Account)
+	b = append(b, "</GetCallerIdentityResult><ResponseMetadata><RequestId>"...)
+	b = appendEscaped(b, requestID)
+	b = append(b, "</RequestId></ResponseMetadata></GetCallerIdentityResponse>"...)
 	err := writeXML(w, w.Header(), http.StatusOK, b, requestID)
 	putBuf(bp, b)
 	return err

@@ -363,12 +363,17 @@ func TestWriteResultOptionalElements(t *testing.T) {
 
 func TestWriteResultRefusesIncomplete(t *testing.T) {
 	for name, mut := range map[string]func(*Result){
-		"no action":      func(r *Result) { r.Action = "" },
-		"unknown action": func(r *Result) { r.Action = "AssumeRole" },
-		"no access key":  func(r *Result) { r.Credentials.AccessKeyID = "" },
-		"no secret":      func(r *Result) { r.Credentials.SecretAccessKey = "" },
-		"no token":       func(r *Result) { r.Credentials.SessionToken = "" },
-		"no expiration":  func(r *Result) { r.Credentials.Expiration = time.Time{} },
+		"no action":                              func(r *Result) { r.Action = "" },
+		"unknown action":                         func(r *Result) { r.Action = "GetSessionToken" },
+		"GetCallerIdentity has no credentials":   func(r *Result) { r.Action = GetCallerIdentity },
+		"AssumeRole without AssumedRoleUser.Arn": func(r *Result) { r.Action, r.AssumedRoleArn = AssumeRole, "" },
+		"AssumeRole without AssumedRoleId":       func(r *Result) { r.Action, r.AssumedRoleID = AssumeRole, "" },
+		"PackedPolicySize over 100":              func(r *Result) { n := 101; r.PackedPolicySize = &n },
+		"PackedPolicySize negative":              func(r *Result) { n := -1; r.PackedPolicySize = &n },
+		"no access key":                          func(r *Result) { r.Credentials.AccessKeyID = "" },
+		"no secret":                              func(r *Result) { r.Credentials.SecretAccessKey = "" },
+		"no token":                               func(r *Result) { r.Credentials.SessionToken = "" },
+		"no expiration":                          func(r *Result) { r.Credentials.Expiration = time.Time{} },
 	} {
 		res := fullResult(AssumeRoleWithWebIdentity)
 		mut(&res)
