@@ -26,10 +26,18 @@
 //     content-type;host;x-amz-date (;x-amz-security-token); it computes
 //     X-Amz-Content-Sha256 but deletes it before sending; the region is
 //     its Location, "" when unset.
-//   - botocore / AWS CLI: POST, form body, signed content-type;host;
-//     x-amz-date (;x-amz-security-token); X-Amz-Content-Sha256 only for S3.
-//   - the JS SDK v3 (@smithy/signature-v4): also sends and signs
-//     x-amz-content-sha256 (the body's hash) and content-length.
+//   - botocore 1.29 / AWS CLI: POST, form body, signed content-type;host;
+//     x-amz-date (;x-amz-security-token); amz-sdk-* added after signing;
+//     X-Amz-Content-Sha256 only for S3. Its generate_presigned_url signs the
+//     operation's method (POST for STS) unless given HttpMethod="GET", with
+//     X-Amz-Expires, host signed, the empty body's hash.
+//   - the JS SDK v3 (@aws-sdk/client-sts 3.1177): signs amz-sdk-invocation-id;
+//     amz-sdk-request;content-length;content-type;host;x-amz-content-sha256;
+//     x-amz-date(;x-amz-security-token);x-amz-user-agent, and sends
+//     X-Amz-Content-Sha256 (the body's hash).
+//
+// botocore's and the JS SDK's requests are recorded in
+// internal/stswire/testdata/clients and verified there.
 //
 // So the payload hash is always the body's SHA-256; X-Amz-Content-Sha256 is
 // optional and, when sent, must be that hash (UNSIGNED-PAYLOAD and
