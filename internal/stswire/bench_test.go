@@ -79,3 +79,33 @@ func BenchmarkWriteError(b *testing.B) {
 }
 
 var _ io.ReadCloser = (*rewindBody)(nil)
+
+// AssumeRole as aws-sdk-go-v2 sends it with five session tags, through
+// ParseRequestBody (the raw body already read, as for SigV4).
+func BenchmarkParseAssumeRoleBody(b *testing.B) {
+	body := []byte(ar + "&DurationSeconds=3600&ExternalId=" + testExternalID + tags(5) + transitive("k1", "k2") +
+		"&PolicyArns.member.1.arn=" + url.QueryEscape(testRoleArn+"p"))
+	r := &http.Request{Method: http.MethodPost, URL: &url.URL{Path: "/"}, Header: http.Header{"Content-Type": {formCT}}}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		req, e := ParseRequestBody(r, body, Limits{})
+		if e != nil || len(req.Tags) != 5 {
+			b.Fatal(e)
+		}
+	}
+}
+
+func BenchmarkWriteResultAssumeRole(b *testing.B) {
+	res := assumeRoleResult()
+	res.Action = AssumeRole
+	res.Credentials.SessionToken = strings.Repeat("eyJhbGciOiJFZERTQSJ9", 40)
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		if err := WriteResult(w, res, "17A2B3C4D5E6F708"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -34,6 +35,16 @@ func FuzzParseRequest(f *testing.F) {
 		{"", "\x00\xff\x1f\x8b", formCT},
 		{"Action=AssumeRoleWithWebIdentity;Version=2011-06-15", "", ""},
 		{"", "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=SECRET&DurationSeconds=99999999999", formCT},
+		// The signed actions.
+		{"", "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdemo&RoleSessionName=s1", formCT},
+		{"", "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdemo&RoleSessionName=s1&DurationSeconds=3600" +
+			"&Tags.member.1.Key=Project&Tags.member.1.Value=Unicorn&Tags.member.2.Key=Cost+Center&Tags.member.2.Value=&TransitiveTagKeys.member.1=project" +
+			"&ExternalId=SECRET&SourceIdentity=alice%40example.com&MinimumSessionTokenSize=512&PolicyArns.member.1.arn=arn%3Aaws%3Aiam%3A%3A123456789012%3Apolicy%2Fp", formCT},
+		{"Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdemo&RoleSessionName=s1&X-Amz-Security-Token=SECRET&X-Amz-Signature=SECRET", "Tags.member.1.Key=a&Tags.member.1.Value=b&Tags.member.2.Key=A&Tags.member.2.Value=c", formCT},
+		{"Action=GetCallerIdentity&Version=2011-06-15&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIA%2F20261128%2Fus-east-1%2Fsts%2Faws4_request&X-Amz-Date=20261128T202612Z&X-Amz-SignedHeaders=host&X-Amz-Security-Token=SECRET&X-Amz-Signature=SECRET", "", ""},
+		{"", "Action=GetCallerIdentity&Version=2011-06-15&SECRET=1", formCT},
+		{"", "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fdemo&RoleSessionName=s1&TokenCode=SECRET&SerialNumber=x&ProvidedContexts.member.1.ProviderArn=p", formCT},
+		{"", "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&WebIdentityToken=SECRET&Tags.member.1.Key=k&Tags.member.1.Value=v", formCT},
 	}
 	for _, s := range seeds {
 		f.Add(s[0], s[1], s[2])
@@ -49,7 +60,8 @@ func FuzzParseRequest(f *testing.F) {
 		var secrets []string
 		for _, src := range []string{query, body} {
 			vals, _ := url.ParseQuery(src)
-			for _, k := range []string{"Token", "WebIdentityToken", "WebIdentityAccessToken", "WebIdentityRefreshToken", "Policy"} {
+			for _, k := range []string{"Token", "WebIdentityToken", "WebIdentityAccessToken", "WebIdentityRefreshToken", "Policy",
+				"ExternalId", "TokenCode", "X-Amz-Security-Token", "X-Amz-Signature"} {
 				for _, v := range vals[k] {
 					if strings.Contains(v, fuzzSecret) {
 						secrets = append(secrets, fuzzSecret)
@@ -88,18 +100,62 @@ func FuzzParseRequest(f *testing.F) {
 			}
 			return
 		}
-		if req.Action != AssumeRoleWithClientGrants && req.Action != AssumeRoleWithWebIdentity || req.Version != APIVersion {
+		if req.Version != APIVersion {
 			t.Fatalf("accepted %v", req)
 		}
-		if len(req.Token) < MinTokenBytes || len(req.Token) > DefaultMaxTokenBytes || req.DurationSeconds < 0 || len(req.PolicyArns) > MaxPolicyArns {
-			t.Fatalf("accepted out of bounds: %v", req)
+		switch req.Action {
+		case AssumeRoleWithClientGrants, AssumeRoleWithWebIdentity:
+			if len(req.Token) < MinTokenBytes || len(req.Token) > DefaultMaxTokenBytes || req.DurationSeconds < 0 || len(req.PolicyArns) > MaxPolicyArns ||
+				len(req.Tags) != 0 || len(req.TransitiveTagKeys) != 0 {
+				t.Fatalf("accepted out of bounds: %v", req)
+			}
+		case AssumeRole:
+			checkAssumeRole(t, req)
+		case GetCallerIdentity:
+			if !reflect.DeepEqual(*req, Request{Action: GetCallerIdentity, Version: APIVersion}) {
+				t.Fatalf("GetCallerIdentity with parameters: %v", req)
+			}
+		default:
+			t.Fatalf("accepted %v", req)
 		}
 		for _, out := range []string{fmt.Sprintf("%v", req), fmt.Sprintf("%+v", req), fmt.Sprintf("%#v", req), fmt.Sprintf("%d", *req)} {
-			for _, s := range []string{req.Token, req.AccessToken} {
+			for _, s := range []string{req.Token, req.AccessToken, req.ExternalID} {
 				if len(s) >= 24 && strings.Contains(out, s) {
 					t.Fatalf("formatted request reveals a token: %s", out)
 				}
 			}
 		}
 	})
+}
+
+// checkAssumeRole asserts what an accepted AssumeRole always is.
+func checkAssumeRole(t *testing.T, req *Request) {
+	t.Helper()
+	if req.Token != "" || req.AccessToken != "" || req.ProviderID != "" || !isSessionName(req.RoleSessionName) ||
+		!isTextParam(req.RoleArn, minArnChars, maxArnChars) || len(req.PolicyArns) > MaxPolicyArns ||
+		req.DurationSeconds != 0 && (req.DurationSeconds < 900 || req.DurationSeconds > 43200) ||
+		req.MinimumSessionTokenSize < 0 || req.MinimumSessionTokenSize > MaxMinimumSessionTokenSize ||
+		req.ExternalID != "" && !isExternalID(req.ExternalID) || req.SourceIdentity != "" && !isSessionName(req.SourceIdentity) ||
+		len(req.Tags) > MaxTags || len(req.TransitiveTagKeys) > len(req.Tags) {
+		t.Fatalf("accepted out of bounds: %v", req)
+	}
+	for i, tag := range req.Tags {
+		if !isTagText(tag.Key, 1, 128) || !isTagText(tag.Value, 0, 256) || strings.HasPrefix(strings.ToLower(tag.Key), "aws:") {
+			t.Fatalf("accepted tag %q", tag)
+		}
+		for _, prev := range req.Tags[:i] {
+			if strings.EqualFold(prev.Key, tag.Key) {
+				t.Fatalf("accepted duplicate tag keys %q", req.Tags)
+			}
+		}
+	}
+	for _, k := range req.TransitiveTagKeys {
+		found := false
+		for _, tag := range req.Tags {
+			found = found || strings.EqualFold(tag.Key, k)
+		}
+		if !found {
+			t.Fatalf("accepted transitive key %q not among the tags", k)
+		}
+	}
 }
