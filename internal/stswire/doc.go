@@ -14,6 +14,9 @@
 //     and GET for the signed actions only, whose presigned URLs are GETs
 //     (query string, no body). Other methods, and GET for the token
 //     actions, get 405 MethodNotAllowed with "Allow: POST".
+//   - Only ParseRequestBody parses the signed actions, since only its caller
+//     holds the raw body the signature covers; ParseRequest answers them as
+//     unsupported actions, as it did before they existed.
 //   - The signed actions are parsed strictly: a parameter the action does
 //     not take, known or not, is refused (the token actions ignore unknown
 //     ones, as before), and SigV4's X-Amz-* parameters are accepted in the

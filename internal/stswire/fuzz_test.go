@@ -80,7 +80,21 @@ func FuzzParseRequest(f *testing.F) {
 		if ct != "" {
 			r.Header["Content-Type"] = []string{ct}
 		}
-		req, e := ParseRequest(r, Limits{MaxBodyBytes: 64 << 10})
+		// ParseRequestBody, which also parses the signed actions, agrees
+		// with ParseRequest on everything else; ParseRequest never hands
+		// out a signed action.
+		req0, e0 := ParseRequest(r, Limits{MaxBodyBytes: 64 << 10})
+		r.Body = http.NoBody
+		req, e := ParseRequestBody(r, []byte(body), Limits{MaxBodyBytes: 64 << 10})
+		if req0 != nil && req0.Action.Signed() {
+			t.Fatalf("ParseRequest accepted %v", req0)
+		}
+		signedRefused := e0 != nil && (e0.Message == "Unsupported action "+string(AssumeRole) || e0.Message == "Unsupported action "+string(GetCallerIdentity))
+		if !signedRefused {
+			if !reflect.DeepEqual(req0, req) || !reflect.DeepEqual(e0, e) {
+				t.Fatalf("entry points disagree: %v %v / %v %v", req0, e0, req, e)
+			}
+		}
 		if e != nil {
 			if req != nil {
 				t.Fatal("request and error")

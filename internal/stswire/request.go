@@ -124,18 +124,13 @@ type Tag struct {
 // a parameter repeated within one source, dispatches on Action (never on a
 // signature) and validates every parameter. It never reads more than
 // limits.MaxBodyBytes bytes of the body, and nothing of a body whose declared
-// length exceeds that. For AssumeRoleWithClientGrants and
-// AssumeRoleWithWebIdentity unknown parameters are ignored; for the signed
-// actions (AssumeRole, GetCallerIdentity) a parameter the action does not
-// take is an error, and SigV4's X-Amz-* parameters are accepted in the query
-// string only.
+// length exceeds that. Unknown parameters are ignored. The method is POST;
+// others answer 405.
 //
-// POST is the method. GET (a query string, no body) is accepted for the
-// signed actions only, whose presigned URLs are GETs; other methods, and GET
-// for the other actions, answer 405.
-//
-// A caller that verifies a SigV4 signature needs the body as received: it
-// uses ReadBody and ParseRequestBody instead.
+// ParseRequest answers the signed actions (AssumeRole, GetCallerIdentity)
+// as unsupported, as it always has: their signature covers the body, which
+// it reads and does not hand out, so a caller of ParseRequest cannot verify
+// them. A caller that does uses ReadBody and ParseRequestBody.
 //
 // The order of the checks decides which error a request with several faults
 // gets: method, size, encoding, Action present, Version, Action known,
@@ -152,7 +147,7 @@ func ParseRequest(r *http.Request, limits Limits) (*Request, *Error) {
 	if e != nil {
 		return nil, e
 	}
-	return parseRequest(r, body, lim)
+	return parseRequest(r, body, lim, false)
 }
 
 // ReadBody reads r's body as ParseRequest does: at most limits.MaxBodyBytes
@@ -175,7 +170,16 @@ func ReadBody(r *http.Request, limits Limits) ([]byte, *Error) {
 }
 
 // ParseRequestBody is ParseRequest for a body already read (by ReadBody):
-// the same checks, on body instead of r.Body, which it does not touch.
+// the same checks, on body instead of r.Body, which it does not touch; and
+// it parses the signed actions too. For those, ParseRequestBody checks the
+// parameters only: the caller must verify the SigV4 signature over r and
+// exactly these body bytes (internal/sigv4) before acting on the request.
+//
+// The signed actions are parsed strictly: a parameter the action does not
+// take, known or not, is an error, and SigV4's X-Amz-* parameters are
+// accepted in the query string only. GET (a query string, no body) is
+// accepted for them, since presigned URLs are GETs; GET for the other
+// actions answers 405.
 func ParseRequestBody(r *http.Request, body []byte, limits Limits) (*Request, *Error) {
 	if r == nil {
 		return nil, InternalError()
@@ -192,7 +196,7 @@ func ParseRequestBody(r *http.Request, body []byte, limits Limits) (*Request, *E
 			return nil, e
 		}
 	}
-	return parseRequest(r, string(body), lim)
+	return parseRequest(r, string(body), lim, true)
 }
 
 func checkMethodAndQuery(r *http.Request, lim Limits) *Error {
@@ -217,7 +221,7 @@ type sources struct {
 // has: the parameter is present in either source (possibly empty).
 func (s *sources) has(id paramID) bool { return s.q.has(id) || s.b.has(id) }
 
-func parseRequest(r *http.Request, body string, lim Limits) (*Request, *Error) {
+func parseRequest(r *http.Request, body string, lim Limits, signed bool) (*Request, *Error) {
 	var rawQuery string
 	if r.URL != nil {
 		rawQuery = r.URL.RawQuery
@@ -231,7 +235,7 @@ func parseRequest(r *http.Request, body string, lim Limits) (*Request, *Error) {
 		return nil, e
 	}
 	if get {
-		if !Action(s.q.vals[pAction]).Signed() {
+		if !signed || !Action(s.q.vals[pAction]).Signed() {
 			return nil, MethodNotAllowed()
 		}
 		if body != "" {
@@ -267,7 +271,9 @@ func parseRequest(r *http.Request, body string, lim Limits) (*Request, *Error) {
 	case AssumeRoleWithClientGrants, AssumeRoleWithWebIdentity:
 		return parseTokenAction(req, &s, lim)
 	case AssumeRole, GetCallerIdentity:
-		return parseSignedAction(req, &s, secrets, lim)
+		if signed {
+			return parseSignedAction(req, &s, secrets, lim)
+		}
 	}
 	if isActionLike(action) && !revealsSecret(action, secrets) {
 		return nil, InvalidParameterValue("Unsupported action " + action)

@@ -154,6 +154,7 @@ func TestParseRequestRejects(t *testing.T) {
 		{name: "Version containing the token", query: enc("Action", "AssumeRoleWithClientGrants", "Version", "v-abcd", "Token", "abcd"), status: 400, code: CodeMissingParameter, msg: "(not shown)"},
 		{name: "Version part of the token", query: enc("Action", "AssumeRoleWithWebIdentity", "Version", "eyJhbGciOiJSUzI1NiIs", "WebIdentityToken", testToken), status: 400, code: CodeMissingParameter, msg: "(not shown)"},
 		{name: "unknown action", query: enc("Action", "GetSessionToken", "Version", APIVersion), status: 400, code: CodeInvalidParameterValue, msg: "Unsupported action GetSessionToken"},
+		{name: "AssumeRole through ParseRequest", query: enc("Action", "AssumeRole", "Version", APIVersion), status: 400, code: CodeInvalidParameterValue, msg: "Unsupported action AssumeRole"},
 		{name: "unknown action, signed-looking", query: enc("Action", "AssumeRoleWithSAML", "Version", APIVersion), status: 400, code: CodeInvalidParameterValue, msg: "Unsupported action AssumeRoleWithSAML"},
 		{name: "unknown action, odd characters", query: enc("Action", "<script>\x00alert", "Version", APIVersion), status: 400, code: CodeInvalidParameterValue, msg: "Unsupported action"},
 		{name: "unknown action is the token", query: enc("Action", testToken, "Version", APIVersion, "WebIdentityToken", testToken), status: 400, code: CodeInvalidParameterValue},

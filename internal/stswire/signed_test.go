@@ -37,6 +37,43 @@ func transitive(keys ...string) string {
 	return b.String()
 }
 
+// parseSigned parses r as a caller that verifies signatures does.
+func parseSigned(r *http.Request) (*Request, *Error) {
+	body, e := ReadBody(r, Limits{})
+	if e != nil {
+		return nil, e
+	}
+	return ParseRequestBody(r, body, Limits{})
+}
+
+// ParseRequest, which does not hand out the body, answers the signed
+// actions as it always has: unsupported, and GET not allowed. Only a
+// caller that can verify their signature (ParseRequestBody) gets them.
+func TestParseRequestRefusesSignedActions(t *testing.T) {
+	for _, tc := range []struct {
+		method, query, body string
+		status              int
+		msg                 string
+	}{
+		{http.MethodPost, "", ar, 400, "Unsupported action AssumeRole"},
+		{http.MethodPost, gci, "", 400, "Unsupported action GetCallerIdentity"},
+		{http.MethodGet, gci, "", 405, ""},
+		{http.MethodGet, ar, "", 405, ""},
+	} {
+		ct := ""
+		if tc.body != "" {
+			ct = formCT
+		}
+		req, e := ParseRequest(mkReq(tc.method, tc.query, tc.body, ct), Limits{})
+		if e == nil || e.Status != tc.status || !strings.Contains(e.Message, tc.msg) {
+			t.Errorf("%s %s%s: %v %v", tc.method, tc.query, tc.body, req, e)
+		}
+		if req, e := parseSigned(mkReq(tc.method, tc.query, tc.body, ct)); e != nil {
+			t.Errorf("ParseRequestBody: %v %v", req, e)
+		}
+	}
+}
+
 // Negative cases first.
 func TestParseSignedRejects(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("a", n) }
@@ -185,7 +222,7 @@ func TestParseSignedRejects(t *testing.T) {
 			if tt.body != "" {
 				ct = formCT
 			}
-			req, e := ParseRequest(mkReq(method, tt.query, tt.body, ct), Limits{})
+			req, e := parseSigned(mkReq(method, tt.query, tt.body, ct))
 			if e == nil {
 				t.Fatalf("accepted: %v", req)
 			}
@@ -270,7 +307,7 @@ func TestParseSignedAccepts(t *testing.T) {
 			if tt.body != "" {
 				ct = formCT
 			}
-			req, e := ParseRequest(mkReq(method, tt.query, tt.body, ct), Limits{})
+			req, e := parseSigned(mkReq(method, tt.query, tt.body, ct))
 			if e != nil {
 				t.Fatalf("rejected: %v", e)
 			}
@@ -296,7 +333,13 @@ func TestReadBodyAndParseRequestBody(t *testing.T) {
 	}
 	r := mkReq(http.MethodPost, "", "", formCT)
 	got, e := ParseRequestBody(r, raw, Limits{})
-	want, e2 := ParseRequest(mkReq(http.MethodPost, "", body, formCT), Limits{})
+	want, e2 := parseSigned(mkReq(http.MethodPost, "", body, formCT))
+	if e != nil || e2 != nil || !reflect.DeepEqual(got, want) || len(got.Tags) != 1 {
+		t.Fatalf("%v %v\n%v\n%v", e, e2, got, want)
+	}
+	// For the token actions, both entry points agree.
+	got, e = ParseRequestBody(r, []byte(wi), Limits{})
+	want, e2 = ParseRequest(mkReq(http.MethodPost, "", wi, formCT), Limits{})
 	if e != nil || e2 != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("%v %v\n%v\n%v", e, e2, got, want)
 	}
