@@ -89,7 +89,8 @@ FUZZ_TARGETS := \
 	./policies:FuzzMinIOContractInput \
 	./internal/jsonast:FuzzDecode \
 	./internal/sessionstore:FuzzDecodeSession \
-	./plugin/minioidentity:FuzzIdentityRequest
+	./plugin/minioidentity:FuzzIdentityRequest \
+	./internal/sigv4:FuzzVerifySTSRequest
 test-fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/sigv4"
 	"github.com/opa-sts/opa-sts/internal/stswire"
 )
 
@@ -26,6 +27,7 @@ import (
 //	                  anything else     InvalidIdentityToken (400)
 //	error_code        AccessDenied (default, 403), IDPRejectedClaim (403),
 //	                  InvalidIdentityToken, InvalidParameterValue, MalformedPolicyDocument,
+//	                  ValidationError (400), InvalidClientTokenId (403),
 //	                  PackedPolicyTooLarge (400); any other value: AccessDenied
 //
 // token_error wins over error_code. An allow without a valid grant is our
@@ -81,6 +83,10 @@ func denial(d map[string]any) *stswire.Error {
 		return stswire.IDPRejectedClaim(reason)
 	case "InvalidIdentityToken":
 		return stswire.InvalidIdentityToken(reason)
+	case "ValidationError":
+		return stswire.ValidationError(reason)
+	case "InvalidClientTokenId":
+		return stswire.SignatureError(sigv4.InvalidClientTokenID())
 	case "InvalidParameterValue":
 		return stswire.InvalidParameterValue(reason)
 	case "MalformedPolicyDocument":

@@ -312,6 +312,13 @@ const (
 	CodeRequestExpired             = sigv4.CodeRequestExpired             // 400
 )
 
+// ValidationError is AWS's answer to a parameter the caller's role does
+// not allow (a DurationSeconds above the role's maximum or above the hour
+// of a chained session).
+func ValidationError(msg string) *Error {
+	return newError(http.StatusBadRequest, "ValidationError", msg)
+}
+
 // SignatureError is the STS error for a refused SigV4 signature: the
 // *sigv4.Error's code, AWS's status for it, and its message (which holds no
 // secret). Any other error is an InternalError.

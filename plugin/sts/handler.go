@@ -65,11 +65,17 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 	// slot is taken: a client that trickles its body holds a connection
 	// (capped by max_connections), never a slot.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(time.Duration(cfg.Limits.BodyReadTimeoutSeconds) * time.Second))
-	req, werr := stswire.ParseRequest(r, stswire.Limits{
+	limits := stswire.Limits{
 		MaxBodyBytes:   cfg.Limits.MaxBodyBytes,
 		MaxTokenBytes:  cfg.Limits.MaxTokenBytes,
 		MaxPolicyBytes: cfg.Limits.MaxPolicyBytes,
-	})
+	}
+	// The body as received: a signed call's signature covers it.
+	body, werr := stswire.ReadBody(r, limits)
+	var req *stswire.Request
+	if werr == nil {
+		req, werr = stswire.ParseRequestBody(r, body, limits)
+	}
 	if werr != nil {
 		out.err = werr
 		stswire.WriteError(w, werr, requestID)
@@ -105,7 +111,17 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 	defer cancel()
 
 	clientIP := sourceIP(r, cfg.trustedProxies)
-	out.input = buildInput(req, policyDoc, r, requestID, clientIP)
+	if req.Action.Signed() {
+		caller, werr := signedCaller(ctx, r, body, authority, time.Now())
+		if werr != nil {
+			out.err = werr
+			stswire.WriteError(w, werr, requestID)
+			return
+		}
+		out.input = signedInput(req, caller, policyDoc, r, requestID, clientIP)
+	} else {
+		out.input = buildInput(req, policyDoc, r, requestID, clientIP)
+	}
 	if !cfg.DecisionLogs.Disabled && audit.Enabled(p.manager) {
 		out.metrics = evalmetrics.New() // for the decision log only
 	}
@@ -127,6 +143,10 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 			out.err = stswire.ServiceUnavailable("the request timed out")
 		}
 		stswire.WriteError(w, out.err, requestID)
+		return
+	}
+	if req.Action == stswire.GetCallerIdentity {
+		p.answerCallerIdentity(w, &out, dec, requestID)
 		return
 	}
 	g, werr := grant.FromDecision(dec)
@@ -188,7 +208,31 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		AssumedRoleArn: assumedRoleArn(req, g.Subject),
 		AssumedRoleID:  issued.AccessKeyID + ":" + sessionName(req, g.Subject),
 	}
+	if req.Action == stswire.AssumeRole {
+		res.Subject, res.Audience, res.Provider = "", "", ""
+		res.AssumedRoleArn, res.AssumedRoleID, res.SourceIdentity = assumedRole(dec)
+		res.PackedPolicySize = packedPolicySize(issued)
+	}
 	if err := stswire.WriteResult(w, res, requestID); err != nil {
+		p.logger().Debug("STS response not written (request %s): %v", requestID, err)
+	}
+}
+
+// answerCallerIdentity answers GetCallerIdentity from the decision.
+func (p *Plugin) answerCallerIdentity(w http.ResponseWriter, out *outcome, dec map[string]any, requestID string) {
+	if allow, _ := dec["allow"].(bool); !allow {
+		_, out.err = grant.FromDecision(dec)
+		stswire.WriteError(w, out.err, requestID)
+		return
+	}
+	id, ok := callerIdentity(dec)
+	if !ok {
+		p.logger().Error("STS request %s: the GetCallerIdentity decision has no caller_identity {arn, user_id}", requestID)
+		out.err = stswire.InternalError()
+		stswire.WriteError(w, out.err, requestID)
+		return
+	}
+	if err := stswire.WriteCallerIdentity(w, id, requestID); err != nil {
 		p.logger().Debug("STS response not written (request %s): %v", requestID, err)
 	}
 }

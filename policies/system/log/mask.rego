@@ -46,6 +46,7 @@ secret_members := {
 	"client_secret",
 	"password",
 	"derivedkey",
+	"external_id",
 }
 
 secret_condition_keys := {
