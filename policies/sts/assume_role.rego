@@ -82,6 +82,17 @@ limit := min([max_duration, 3600]) if chained
 
 else := max_duration
 
+# The requested duration within [900, upper], or the default (an hour, or
+# upper if lower); undefined outside.
+requested_or_default(upper) := d if {
+	input.duration_seconds > 0
+	d := input.duration_seconds
+	d >= 900
+	d <= upper
+} else := min([3600, upper]) if {
+	input.duration_seconds == 0
+}
+
 # Trust: an entry whose every named criterion holds.
 trusted(t) if {
 	every_criterion(t)
@@ -184,6 +195,38 @@ default decision := {"allow": false, "reason": "access denied", "rule": "default
 
 decision := caller_identity_decision if {
 	input.action == "GetCallerIdentity"
+} else := {"allow": true, "reason": concat("", [p.name, " assumed role ", role_name]), "rule": "trust", "grant": g} if {
+	# The common case, a principal (a catalog), in one body: every rule
+	# and function call costs on the issuance path. Sessions (chaining)
+	# and every refusal take the general rules below.
+	caller.type == "principal"
+	p := principals[caller.access_key_id]
+	not p.disabled
+	count(input.policy_arns) == 0
+	r := data.opa_sts.roles[role_name]
+	some t in r.trust
+	object.keys(t) & {"roles", "subjects"} == set()
+	p.name in t.principals
+	external_id_ok(t)
+	max_d := object.get(r, "max_duration_seconds", 3600)
+	d := requested_or_default(min([max_d, 43200]))
+	count(input.tags) <= 50
+	perms := object.get(r, "statements", [])
+	tg := {"tags": input.tags, "transitive_tag_keys": sort({k | some k in input.transitive_tag_keys})}
+	session_name := input.role_session_name
+	g := object.union(object.union(issuance.session_policy, issuance.tags_grant(tg)), object.union(source_identity_grant, {
+		"subject": p.name,
+		"duration_seconds": d,
+		"roles": [role_name],
+		"permissions": perms,
+		"source": {"principal": p.name, "access_key_id": caller.access_key_id},
+		"assumed_role": {
+			"arn": concat("", ["arn:aws:sts::", account, ":assumed-role/", role_name, "/", session_name]),
+			"id": concat(":", [role_id, session_name]),
+			"session_name": session_name,
+		},
+		"variables": sts.iam_variables(object.union({"aws:username": p.name}, issuance.tag_variables(input.tags)), [perms, object.get(input, "policy_document", null)]),
+	}))
 } else := {
 	"allow": false, "reason": "the access key is not a known principal (never added to data.opa_sts.principals, or removed or disabled)",
 	"error_code": "InvalidClientTokenId", "rule": "principal",
