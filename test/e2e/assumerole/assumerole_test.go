@@ -271,6 +271,12 @@ func TestAssumeRole(t *testing.T) {
 		must(t, err)
 		_, err = vended.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("lake"), Prefix: aws.String("orders/")})
 		must(t, err)
+		// As catalogs list: with a delimiter too.
+		listed, err := vended.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("lake"), Prefix: aws.String("orders/"), Delimiter: aws.String("/")})
+		must(t, err)
+		if len(listed.Contents) != 2 {
+			t.Errorf("listed %d objects under orders/, want 2", len(listed.Contents))
+		}
 		for what, err := range map[string]error{
 			"get another table": func() error {
 				_, err := vended.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("lake"), Key: aws.String("customers/part-0.parquet")})
