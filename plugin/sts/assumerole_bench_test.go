@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
@@ -24,7 +23,6 @@ import (
 	"github.com/opa-sts/opa-sts/internal/keyring"
 	"github.com/opa-sts/opa-sts/internal/sigv4"
 	"github.com/opa-sts/opa-sts/internal/testkeys"
-	"github.com/opa-sts/opa-sts/policies"
 )
 
 // BenchmarkAssumeRole measures an AssumeRole as the handler performs it,
@@ -139,18 +137,7 @@ func assumeRole(b *testing.B, pq rego.PreparedEvalQuery, m *credentials.Minter, 
 }
 
 func prepareSignedDecision(b *testing.B, iss string, k *testkeys.Key, akid string) rego.PreparedEvalQuery {
-	var modules []func(*rego.Rego)
-	err := fs.WalkDir(policies.Default, "sts", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		src, err := fs.ReadFile(policies.Default, path)
-		modules = append(modules, rego.Module(path, string(src)))
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	modules := decisionModules(b)
 	doc := fmt.Sprintf(`{"opa_sts": {
 		"providers": [{"issuer": %q, "jwks": %s, "audiences": ["sts"]}],
 		"principals": {%q: {"name": "catalog"}},

@@ -107,19 +107,7 @@ func issue(b *testing.B, pq rego.PreparedEvalQuery, m *credentials.Minter, token
 }
 
 func prepareDefaultDecision(b *testing.B, iss string, k *testkeys.Key) rego.PreparedEvalQuery {
-	// Every module of the decision's packages (data.sts and below).
-	var modules []func(*rego.Rego)
-	err := fs.WalkDir(policies.Default, "sts", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		src, err := fs.ReadFile(policies.Default, path)
-		modules = append(modules, rego.Module(path, string(src)))
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	modules := decisionModules(b)
 	var data map[string]any
 	doc := fmt.Sprintf(`{"opa_sts": {
 		"providers": [{"issuer": %q, "jwks": %s, "audiences": ["sts"]}],
@@ -134,6 +122,24 @@ func prepareDefaultDecision(b *testing.B, iss string, k *testkeys.Key) rego.Prep
 		b.Fatal(err)
 	}
 	return pq
+}
+
+// decisionModules are every module of the decision's packages (data.sts
+// and below), from the embedded default policies.
+func decisionModules(b *testing.B) []func(*rego.Rego) {
+	var modules []func(*rego.Rego)
+	err := fs.WalkDir(policies.Default, "sts", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		src, err := fs.ReadFile(policies.Default, path)
+		modules = append(modules, rego.Module(path, string(src)))
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return modules
 }
 
 func signToken(b *testing.B, k *testkeys.Key, iss string, n int) string {
