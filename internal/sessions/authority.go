@@ -185,7 +185,7 @@ func (a *Authority) Verify(ctx context.Context, accessKeyID, token string, now t
 	if verr != nil {
 		return nil, verr
 	}
-	if a.view.IsRevoked(RegistryView(s)) {
+	if a.view.IsRevoked(RegistryView(s)) || a.view.ChainRevoked(chainOf(s.Claims), s.IssuedAt) {
 		return nil, errRevoked
 	}
 	return s, nil
@@ -294,6 +294,41 @@ func RegistryView(s *credentials.Session) sessionstore.Session {
 				return ""
 			}
 			out.Issuer, out.ClientID, out.IdPSubject = str(claimSrcIss), str(claimSrcCID), str(claimSrcSub)
+		}
+	}
+	return out
+}
+
+var claimGrant, keySource, keyChain = ast.StringTerm("grant"), ast.StringTerm("source"), ast.StringTerm("chain")
+
+// chainOf reads grant.source.chain, the sessions a chained session was
+// assumed from (policies/sts/assume_role.rego).
+func chainOf(claims ast.Object) []string {
+	value := func(t *ast.Term) ast.Value {
+		if t == nil {
+			return nil
+		}
+		return t.Value
+	}
+	if claims == nil {
+		return nil
+	}
+	g, ok := value(claims.Get(claimGrant)).(ast.Object)
+	if !ok {
+		return nil
+	}
+	src, ok := value(g.Get(keySource)).(ast.Object)
+	if !ok {
+		return nil
+	}
+	arr, ok := value(src.Get(keyChain)).(*ast.Array)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, arr.Len())
+	for i := range arr.Len() {
+		if s, ok := arr.Elem(i).Value.(ast.String); ok {
+			out = append(out, string(s))
 		}
 	}
 	return out

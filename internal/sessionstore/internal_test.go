@@ -434,3 +434,20 @@ func TestBoltStaleIndexEntry(t *testing.T) {
 		t.Error("live session purged through a stale index entry")
 	}
 }
+
+func TestChainRevoked(t *testing.T) {
+	v := NewRevocationView()
+	at := time.Unix(1_700_000_000, 0)
+	v.Load([]Revocation{{Kind: KindSession, Value: "root-session", At: at}})
+	if !v.ChainRevoked([]string{"root-session", "child"}, at.Add(-time.Minute)) {
+		t.Error("a session chained from a revoked one is not revoked")
+	}
+	if v.ChainRevoked([]string{"other"}, at.Add(-time.Minute)) || v.ChainRevoked(nil, at) {
+		t.Error("an unrelated chain is revoked")
+	}
+	// A chained session cannot be issued after its source was revoked (the
+	// source no longer signs); if one claimed to be, it is not revoked by it.
+	if v.ChainRevoked([]string{"root-session"}, at.Add(time.Minute)) {
+		t.Error("the revocation reaches into the future")
+	}
+}

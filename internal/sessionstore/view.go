@@ -101,6 +101,22 @@ func (v *RevocationView) IsRevoked(s Session) bool {
 		snap.revokedBy(idxClient, s.ClientID, s.IssuedAt)
 }
 
+// ChainRevoked reports whether one of the sessions a session issued at
+// issuedAt was assumed from (role chaining) is revoked by id: it was
+// obtained with credentials that no longer count.
+func (v *RevocationView) ChainRevoked(chain []string, issuedAt time.Time) bool {
+	if len(chain) == 0 {
+		return false
+	}
+	snap := v.load()
+	for _, id := range chain {
+		if snap.revokedBy(idxSession, id, issuedAt) {
+			return true
+		}
+	}
+	return false
+}
+
 // Len returns the number of distinct keys (kind, value) in the view,
 // counting "all" as one key.
 func (v *RevocationView) Len() int {

@@ -187,9 +187,13 @@ identity_variables := {"aws:username": principal.name} if principal
 
 else := {}
 
+# A chained session's source: its caller's, with the sessions it comes
+# from in "chain" (revoking any of them revokes it).
 source := {"principal": principal.name, "access_key_id": caller.access_key_id} if principal
 
-else := object.union(object.get(calling_session.grant, "source", {}), {"chained_from": calling_session.session_id})
+else := object.union(caller_source, {"chain": array.concat(object.get(caller_source, "chain", []), [calling_session.session_id])})
+
+caller_source := object.get(calling_session.grant, "source", {})
 
 default decision := {"allow": false, "reason": "access denied", "rule": "default"}
 

@@ -142,7 +142,7 @@ test_role_chaining_carries_transitive_tags_only if {
 	d.allow
 	d.grant.tags == {"team": "data", "job": "nightly"}
 	d.grant.transitive_tag_keys == ["job", "team"]
-	d.grant.source.chained_from == "s-1"
+	d.grant.source.chain == ["s-1"]
 	d.grant.subject == "svc-etl"
 }
 

@@ -426,3 +426,44 @@ print(body + "|" + code)
 		}
 	})
 }
+
+// Revoking a session revokes the sessions assumed from it (role
+// chaining), at any depth: they were obtained with its credentials.
+func TestRevokingASessionRevokesItsChain(t *testing.T) {
+	e := startEnv(t)
+	ctx := context.Background()
+	parent, pc := e.webSession(t, "parent")
+	assume := func(p aws.CredentialsProvider, name string) (aws.CredentialsProvider, string) {
+		t.Helper()
+		out, err := e.stsClient(p).AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::000000000000:role/lake-reader"), RoleSessionName: aws.String(name)})
+		must(t, err)
+		c := out.Credentials
+		return credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)), aws.ToString(c.SessionToken)
+	}
+	trustsEtl := map[string]any{"trust": []any{map[string]any{"roles": []string{"etl", "lake-reader"}}},
+		"statements": []any{map[string]any{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::lake/*"}}}
+	e.putData(t, "opa_sts/roles/lake-reader", trustsEtl)
+	child, _ := assume(parent, "child")
+	grandchild, _ := assume(child, "grandchild")
+	sibling, _ := e.webSession(t, "sibling")
+	for name, p := range map[string]aws.CredentialsProvider{"child": child, "grandchild": grandchild} {
+		if _, err := e.stsClient(p).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+			t.Fatalf("%s before the revocation: %v", name, err)
+		}
+	}
+	jti, _ := tokenClaims(t, aws.ToString(pc.SessionToken))
+	e.revoke(t, "session", jti)
+	for name, p := range map[string]aws.CredentialsProvider{"parent": parent, "child": child, "grandchild": grandchild} {
+		_, err := e.stsClient(p).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if got := apiCode(err); got != "InvalidClientTokenId" {
+			t.Errorf("%s after its chain's root was revoked: %v (%q)", name, err, got)
+		}
+		_, err = e.s3Client(t, p).GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("lake"), Key: aws.String("orders/part-0.parquet")})
+		if err == nil {
+			t.Errorf("%s still reads S3", name)
+		}
+	}
+	if _, err := e.stsClient(sibling).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Errorf("another session of the same subject: %v", err)
+	}
+}
