@@ -208,9 +208,13 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		AssumedRoleArn: assumedRoleArn(req, g.Subject),
 		AssumedRoleID:  issued.AccessKeyID + ":" + sessionName(req, g.Subject),
 	}
+	// The decision names the AssumedRoleUser (GetCallerIdentity repeats
+	// it); a custom decision that does not keeps the computed one.
+	if arn, id, sourceIdentity := assumedRole(dec); arn != "" && id != "" {
+		res.AssumedRoleArn, res.AssumedRoleID, res.SourceIdentity = arn, id, sourceIdentity
+	}
 	if req.Action == stswire.AssumeRole {
 		res.Subject, res.Audience, res.Provider = "", "", ""
-		res.AssumedRoleArn, res.AssumedRoleID, res.SourceIdentity = assumedRole(dec)
 		res.PackedPolicySize = packedPolicySize(issued)
 	}
 	if err := stswire.WriteResult(w, res, requestID); err != nil {

@@ -64,6 +64,9 @@ decision := data.sts.assume_role.decision if {
 		"source": {"iss": c.iss, "sub": object.get(c, "sub", ""), "client_id": cid, "aud": object.get(c, "aud", "")},
 		# Only the variables the statements use travel in the session token.
 		"variables": sts.iam_variables(object.union(id.variables, tag_variables(tt.tags)), [permissions, object.get(input, "policy_document", null)]),
+		# The AssumedRoleUser of the answer, which GetCallerIdentity
+		# repeats for this session.
+		"assumed_role": web_assumed_role(sub),
 	}),
 	"rule": "bindings",
 } if {
@@ -132,6 +135,40 @@ else := s.default
 token_limit(c, s) := floor(c.exp - (time.now_ns() / 1000000000)) if s.clamp_to_token_exp
 
 else := 366 * 86400
+
+# AWS's AssumedRoleUser of a web-identity or client-grants session: the
+# role and account of RoleArn (a RoleArn that names no role: opa-sts), the
+# RoleSessionName or else the subject.
+web_assumed_role(sub) := {
+	"arn": concat("", ["arn:aws:sts::", arn_account, ":assumed-role/", arn_role, "/", name]),
+	"id": concat(":", [concat("", ["AROA", upper(substring(crypto.sha256(concat(":", [arn_account, arn_role])), 0, 17))]), name]),
+	"session_name": name,
+} if {
+	name := session_name(sub)
+}
+
+session_name(sub) := input.role_session_name if {
+	input.role_session_name != ""
+} else := sub
+
+role_arn_parts := split(object.get(input, "role_arn", ""), ":")
+
+default arn_account := ""
+
+arn_account := role_arn_parts[4] if {
+	count(role_arn_parts) == 6
+	startswith(role_arn_parts[5], "role/")
+}
+
+default arn_role := "opa-sts"
+
+arn_role := r if {
+	count(role_arn_parts) == 6
+	startswith(role_arn_parts[5], "role/")
+	segments := split(role_arn_parts[5], "/")
+	r := segments[count(segments) - 1]
+	r != ""
+}
 
 # The session policy (Policy parameter) travels with the grant: enforcement
 # intersects it with the permissions, so it can only narrow them.

@@ -249,3 +249,26 @@ test_web_identity_tags_outside_awss_limits_are_refused if {
 		d.error_code == "InvalidIdentityToken"
 	}
 }
+
+# The AssumedRoleUser travels in the grant: GetCallerIdentity repeats it.
+test_web_identity_assumed_role_user if {
+	d := sts.decision with data.opa_sts as config
+		with input as {
+			"action": "AssumeRoleWithWebIdentity", "token": token({}), "duration_seconds": 0,
+			"role_arn": "arn:aws:iam::123456789012:role/etl", "role_session_name": "nightly",
+		}
+	d.grant.assumed_role.arn == "arn:aws:sts::123456789012:assumed-role/etl/nightly"
+	startswith(d.grant.assumed_role.id, "AROA")
+	endswith(d.grant.assumed_role.id, ":nightly")
+
+	# no RoleArn naming a role, no session name: opa-sts and the subject
+	e := decide(token({}), 0)
+	e.grant.assumed_role.arn == "arn:aws:sts:::assumed-role/opa-sts/svc-1"
+
+	c := sts.decision with data.opa_sts as config with input as {"action": "GetCallerIdentity", "caller": {
+		"type": "session", "access_key_id": "ASIAX",
+		"session": {"subject": "svc-1", "session_id": "s", "grant": d.grant},
+	}}
+	c.caller_identity.arn == d.grant.assumed_role.arn
+	c.caller_identity.user_id == d.grant.assumed_role.id
+}

@@ -378,10 +378,9 @@ func TestMore(t *testing.T) {
 		if a := send(t, e.signedPost(t, wc, gci, now.Add(-10*time.Minute))); a.Status != http.StatusBadRequest || a.Code != "RequestExpired" {
 			t.Errorf("a session's GetCallerIdentity signed ten minutes ago: %s", a)
 		}
-		// Only the role: the session part of a web-identity session's ARN
-		// differs between AssumeRoleWithWebIdentity (the RoleSessionName) and
-		// GetCallerIdentity (the subject).
-		if a := send(t, e.signedPost(t, wc, gci, time.Now())); a.Status != http.StatusOK || !strings.HasPrefix(a.Arn, "arn:aws:sts::000000000000:assumed-role/etl/") {
+		// GetCallerIdentity repeats the session's AssumedRoleUser: the
+		// role of its RoleArn and its RoleSessionName.
+		if a := send(t, e.signedPost(t, wc, gci, time.Now())); a.Status != http.StatusOK || a.Arn != "arn:aws:sts::000000000000:assumed-role/etl/stale" || !strings.HasPrefix(a.UserID, "AROA") || !strings.HasSuffix(a.UserID, ":stale") {
 			t.Errorf("a session's GetCallerIdentity signed now: %s", a)
 		}
 		a := send(t, e.signedPost(t, principal, assumeRoleForm("now"), time.Now()))
