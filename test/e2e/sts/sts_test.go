@@ -209,11 +209,12 @@ func TestSTS(t *testing.T) {
 			status int
 			code   string
 		}{
-			"bad version":    {"Action=AssumeRoleWithClientGrants&Version=2010-01-01&Token=" + tok, 400, "MissingParameter"},
-			"unknown action": {"Action=GetCallerIdentity&Version=2011-06-15", 400, "InvalidParameterValue"},
-			"no token":       {"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::000000000000:role/x", 400, "MissingParameter"},
-			"bad duration":   {"Action=AssumeRoleWithClientGrants&Version=2011-06-15&DurationSeconds=abc&Token=" + tok, 400, "InvalidParameterValue"},
-			"bad policy":     {"Action=AssumeRoleWithClientGrants&Version=2011-06-15&Policy=%7Bnot&Token=" + tok, 400, "MalformedPolicyDocument"},
+			"bad version":                {"Action=AssumeRoleWithClientGrants&Version=2010-01-01&Token=" + tok, 400, "MissingParameter"},
+			"unknown action":             {"Action=GetSessionToken&Version=2011-06-15", 400, "InvalidParameterValue"},
+			"unsigned GetCallerIdentity": {"Action=GetCallerIdentity&Version=2011-06-15", 403, "MissingAuthenticationToken"},
+			"no token":                   {"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=arn:aws:iam::000000000000:role/x", 400, "MissingParameter"},
+			"bad duration":               {"Action=AssumeRoleWithClientGrants&Version=2011-06-15&DurationSeconds=abc&Token=" + tok, 400, "InvalidParameterValue"},
+			"bad policy":                 {"Action=AssumeRoleWithClientGrants&Version=2011-06-15&Policy=%7Bnot&Token=" + tok, 400, "MalformedPolicyDocument"},
 		} {
 			status, body, _ := post(t, e.stsURL+"/", "application/x-www-form-urlencoded", tc.form)
 			if status != tc.status || !strings.Contains(body, "<Code>"+tc.code+"</Code>") || !strings.Contains(body, "<RequestId>") {
