@@ -383,6 +383,17 @@ func TestAssumeRole(t *testing.T) {
 		if !strings.Contains(who, "assumed-role/table-access/cli") {
 			t.Errorf("get-caller-identity: %s", who)
 		}
+		// And S3 work with what it got: its table, not another.
+		vended := []string{"AWS_ACCESS_KEY_ID=" + r.Credentials.AccessKeyId, "AWS_SECRET_ACCESS_KEY=" + r.Credentials.SecretAccessKey,
+			"AWS_SESSION_TOKEN=" + r.Credentials.SessionToken}
+		src := filepath.Join(t.TempDir(), "part.parquet")
+		must(t, os.WriteFile(src, []byte("from the CLI"), 0o600))
+		if _, stderr, err := awscli.Run(t, vended, "s3", "cp", src, "s3://lake/orders/part-cli.parquet", "--endpoint-url", e.s3URL); err != nil {
+			t.Errorf("aws s3 cp into the table: %v\n%s", err, stderr)
+		}
+		if _, stderr, err := awscli.Run(t, vended, "s3", "cp", src, "s3://lake/customers/part-cli.parquet", "--endpoint-url", e.s3URL); err == nil || !strings.Contains(stderr, "AccessDenied") {
+			t.Errorf("aws s3 cp into another table: %v\n%s", err, stderr)
+		}
 		script := `
 import boto3, sys, os
 sts = boto3.client("sts", endpoint_url=os.environ["STS_URL"], region_name="us-east-1",
