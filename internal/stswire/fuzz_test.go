@@ -89,7 +89,10 @@ func FuzzParseRequest(f *testing.F) {
 		if req0 != nil && req0.Action.Signed() {
 			t.Fatalf("ParseRequest accepted %v", req0)
 		}
-		signedRefused := e0 != nil && (e0.Message == "Unsupported action "+string(AssumeRole) || e0.Message == "Unsupported action "+string(GetCallerIdentity))
+		// (The action's name is left out of the message when it contains a
+		// secret-looking value of the request: "lerI" in GetCallerIdentity.)
+		signedRefused := e0 != nil && strings.HasPrefix(e0.Message, "Unsupported action") &&
+			(req != nil && req.Action.Signed() || e != nil && e0.Message != e.Message)
 		if !signedRefused {
 			if !reflect.DeepEqual(req0, req) || !reflect.DeepEqual(e0, e) {
 				t.Fatalf("entry points disagree: %v %v / %v %v", req0, e0, req, e)
