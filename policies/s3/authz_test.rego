@@ -105,3 +105,22 @@ test_gateway_conditions_cannot_forge_a_tag if {
 	}
 	not d.allow
 }
+
+# The list conditions catalogs use: s3:prefix and s3:delimiter, as
+# versitygw puts them in the request's conditions.
+list_decision(c, conds) := d if {
+	d := s3.decision with input as {
+		"access_key_id": c.access_key_id, "session_token": c.session_token,
+		"action": "s3:ListBucket", "bucket": "lake", "object": "", "conditions": conds,
+	}
+}
+
+test_list_conditions_prefix_and_delimiter if {
+	c := creds(object.union(grant, {"permissions": [{
+		"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::lake",
+		"Condition": {"StringLike": {"s3:prefix": "orders/*"}, "StringEquals": {"s3:delimiter": "/"}},
+	}]}))
+	list_decision(c, {"s3:prefix": ["orders/"], "s3:delimiter": ["/"]}).allow
+	not list_decision(c, {"s3:prefix": ["orders/"]}).allow
+	not list_decision(c, {"s3:prefix": ["customers/"], "s3:delimiter": ["/"]}).allow
+}
