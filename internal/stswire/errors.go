@@ -312,6 +312,13 @@ const (
 	CodeRequestExpired             = sigv4.CodeRequestExpired             // 400
 )
 
+// ExpiredSessionCredentials is AWS's answer to a call signed with session
+// credentials that have expired (ExpiredToken, 400; the identity token of
+// a web-identity call that has expired is ExpiredTokenException).
+func ExpiredSessionCredentials() *Error {
+	return newError(http.StatusBadRequest, "ExpiredToken", "The security token included in the request is expired")
+}
+
 // ValidationError is AWS's answer to a parameter the caller's role does
 // not allow (a DurationSeconds above the role's maximum or above the hour
 // of a chained session).

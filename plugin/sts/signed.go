@@ -47,7 +47,7 @@ func signedCaller(ctx context.Context, r *http.Request, body []byte, a *sessions
 		s, verr := a.Verify(ctx, auth.AccessKeyID, auth.SessionToken, now)
 		if verr != nil {
 			if verr.Code == "expired" {
-				return nil, stswire.ExpiredToken("The security token included in the request is expired")
+				return nil, stswire.ExpiredSessionCredentials()
 			}
 			return nil, stswire.SignatureError(sigv4.InvalidClientTokenID())
 		}

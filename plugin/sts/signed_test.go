@@ -55,7 +55,7 @@ func TestSignedCaller(t *testing.T) {
 	// Two minutes later, signed then: the session has expired.
 	later := now.Add(2 * time.Minute)
 	r, body = signedAt(t, s.AccessKeyID, s.SecretAccessKey, s.SessionToken, later)
-	if _, werr := signedCaller(ctx, r, body, a, later); werr == nil || !strings.HasPrefix(werr.Code, "ExpiredToken") {
+	if _, werr := signedCaller(ctx, r, body, a, later); werr == nil || werr.Code != "ExpiredToken" || werr.Status != 400 {
 		t.Fatalf("an expired session: %v", werr)
 	}
 	// The session's secret under another key id, a session's secret
