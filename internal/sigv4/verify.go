@@ -161,9 +161,26 @@ func (a *Auth) signable(r *http.Request) (*http.Request, *Error) {
 		if len(vs) == 0 {
 			return nil, mismatch("The signed header " + h + " is not in the request")
 		}
+		// One canonical form: a control character (other than a tab) in a
+		// signed value has none (the signer trims some that the
+		// specification keeps; net/http refuses them anyway).
+		for _, v := range vs {
+			if hasControl(v) {
+				return nil, incomplete("The signed header " + h + " holds a control character")
+			}
+		}
 		c.Header[k] = vs
 	}
 	return c, nil
+}
+
+func hasControl(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; (b < 0x20 && b != '\t') || b == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 func contentLength(r *http.Request) (int64, bool) {
