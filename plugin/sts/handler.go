@@ -41,11 +41,12 @@ type outcome struct {
 }
 
 // secrets are what the request's log entries must never show: the
-// identity tokens, and the secrets of what the decision minted.
+// identity tokens, an AssumeRole's ExternalId, and the secrets of what
+// the decision minted.
 func (o *outcome) secrets() []string {
 	var s []string
 	if o.input != nil {
-		s = append(s, inputString(o.input, "token"), inputString(o.input, "access_token"))
+		s = append(s, inputString(o.input, "token"), inputString(o.input, "access_token"), inputString(o.input, "external_id"))
 	}
 	for _, m := range o.minted {
 		s = append(s, m.Issued.SecretAccessKey, m.Issued.SessionToken)
@@ -202,16 +203,17 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 			AccessKeyID: issued.AccessKeyID, SecretAccessKey: issued.SecretAccessKey,
 			SessionToken: issued.SessionToken, Expiration: issued.Expiration,
 		},
-		Subject:        subject,
-		Audience:       sourceAudience(dec),
-		Provider:       g.Source.Issuer,
-		AssumedRoleArn: assumedRoleArn(req, g.Subject),
-		AssumedRoleID:  issued.AccessKeyID + ":" + sessionName(req, g.Subject),
+		Subject:  subject,
+		Audience: sourceAudience(dec),
+		Provider: g.Source.Issuer,
 	}
 	// The decision names the AssumedRoleUser (GetCallerIdentity repeats
-	// it); a custom decision that does not keeps the computed one.
+	// it); for a custom decision that does not, it is computed here.
 	if arn, id, sourceIdentity := assumedRole(dec); arn != "" && id != "" {
 		res.AssumedRoleArn, res.AssumedRoleID, res.SourceIdentity = arn, id, sourceIdentity
+	} else {
+		res.AssumedRoleArn = assumedRoleArn(req, g.Subject)
+		res.AssumedRoleID = issued.AccessKeyID + ":" + sessionName(req, g.Subject)
 	}
 	if req.Action == stswire.AssumeRole {
 		res.Subject, res.Audience, res.Provider = "", "", ""
