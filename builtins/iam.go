@@ -24,7 +24,8 @@ var iamEvaluateDecl = &rego.Function{
 		"statements: Effect, Action/NotAction, Resource/NotResource, Condition, ${...} variables) against a request " +
 		"{action, resource, context: {condition key: value or [values]}, variables: {\"jwt:sub\": ...}}. An explicit " +
 		"Deny wins, then any Allow. Returns {\"decision\": \"allow\"|\"deny\"|\"no_match\", \"statement\": index, " +
-		"\"sid\": Sid}. Variable values are literal (a claim holding * widens nothing); an undefined variable never " +
+		"\"sid\": Sid}. Variable values are literal (a claim holding * widens nothing); a variable given a list of " +
+		"strings stands for each value (a pattern using it is the list of its expansions, at most 64); an undefined variable never " +
 		"matches, and an Allow whose variables are undefined or hold a \"/\" never applies. Statements are compiled " +
 		"once and cached. Malformed statements are an error (fail closed).",
 	Decl: types.NewFunction(
@@ -298,10 +299,33 @@ func iamRequest(o ast.Object) (*iam.Request, error) {
 		}
 		r.Vars = make(map[string]string, vars.Len())
 		vars.Foreach(func(k, v *ast.Term) {
-			ks, ok1 := k.Value.(ast.String)
-			vs, ok2 := v.Value.(ast.String)
-			if ok1 && ok2 {
-				r.Vars[strings.ToLower(string(ks))] = string(vs)
+			ks, ok := k.Value.(ast.String)
+			if !ok {
+				return
+			}
+			name := strings.ToLower(string(ks))
+			switch vs := v.Value.(type) {
+			case ast.String:
+				r.Vars[name] = string(vs)
+			case *ast.Array:
+				// A multi-valued variable (a claim such as "groups"): only
+				// when every value is a string, else it is undefined.
+				vals := make([]string, 0, vs.Len())
+				for i := range vs.Len() {
+					s, ok := vs.Elem(i).Value.(ast.String)
+					if !ok {
+						return
+					}
+					vals = append(vals, string(s))
+				}
+				if len(vals) == 1 {
+					r.Vars[name] = vals[0]
+				} else if len(vals) > 1 {
+					if r.Multi == nil {
+						r.Multi = map[string][]string{}
+					}
+					r.Multi[name] = vals
+				}
 			}
 		})
 	}

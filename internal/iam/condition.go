@@ -249,7 +249,7 @@ func parseDate(s string) (time.Time, bool) {
 // that the request's value for the key cannot be trusted: the key was
 // given twice with different values (Request.Ambiguous), or both with and
 // without its service prefix with different values.
-func (c *condition) holds(r *Request) (holds, ambiguous bool) {
+func (c *condition) holds(r *Request, grant bool) (holds, ambiguous bool) {
 	vals, present := r.Context[c.key]
 	ambiguous = r.Ambiguous[c.key]
 	// MinIO names condition keys without their service prefix ("sourceip"
@@ -268,10 +268,10 @@ func (c *condition) holds(r *Request) (holds, ambiguous bool) {
 	if ambiguous {
 		return false, true
 	}
-	return c.holdsFor(vals, present, r), false
+	return c.holdsFor(vals, present, r, grant && !c.negated), false
 }
 
-func (c *condition) holdsFor(vals []string, present bool, r *Request) bool {
+func (c *condition) holdsFor(vals []string, present bool, r *Request, grant bool) bool {
 	if c.kind == opNull {
 		return c.null == !present
 	}
@@ -287,7 +287,7 @@ func (c *condition) holdsFor(vals []string, present bool, r *Request) bool {
 	switch c.set {
 	case setAllValues:
 		for _, v := range vals {
-			if c.matchOne(v, r.Vars) == c.negated {
+			if c.matchOne(v, r, grant) == c.negated {
 				return false
 			}
 		}
@@ -295,7 +295,7 @@ func (c *condition) holdsFor(vals []string, present bool, r *Request) bool {
 	default:
 		any := false
 		for _, v := range vals {
-			if c.matchOne(v, r.Vars) {
+			if c.matchOne(v, r, grant) {
 				any = true
 				break
 			}
@@ -305,10 +305,10 @@ func (c *condition) holdsFor(vals []string, present bool, r *Request) bool {
 }
 
 // matchOne reports whether one request value matches any policy value.
-func (c *condition) matchOne(v string, vars map[string]string) bool {
+func (c *condition) matchOne(v string, r *Request, grant bool) bool {
 	switch c.kind {
 	case opStringEquals, opStringEqualsIgnoreCase, opStringLike, opBool:
-		return matchesAny(c.values, v, vars)
+		return matchesAny(c.values, v, r, grant)
 	case opIPAddress:
 		addr, err := netip.ParseAddr(v)
 		if err != nil {

@@ -317,3 +317,73 @@ func TestPrincipalIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// A multi-valued variable stands for each of its values, in the list the
+// template is in: OR for Action, Resource and positive conditions; for
+// negated forms the negation covers all the values.
+func TestMultiValuedVariables(t *testing.T) {
+	p := mustCompile(t, `{"Version": "2012-10-17", "Statement": [
+		{"Sid": "group-buckets", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::${jwt:groups}/*"},
+		{"Sid": "group-prefixes", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::shared",
+		 "Condition": {"StringLike": {"s3:prefix": "${jwt:groups}/*"}}},
+		{"Sid": "not-group-locks", "Effect": "Deny", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::locks/*",
+		 "Condition": {"StringNotEquals": {"s3:ExistingObjectTag/team": "${jwt:groups}"}}},
+		{"Sid": "outside-groups", "Effect": "Deny", "Action": "s3:DeleteObject", "NotResource": "arn:aws:s3:::${jwt:groups}/*"},
+		{"Sid": "delete", "Effect": "Allow", "Action": "s3:DeleteObject", "Resource": "*"}
+	]}`)
+	multi := func(groups ...string) *Request {
+		return &Request{Vars: map[string]string{"jwt:sub": "alice"}, Multi: map[string][]string{"jwt:groups": groups}}
+	}
+	for _, c := range []struct {
+		name             string
+		groups           []string
+		action, resource string
+		ctx              map[string][]string
+		want             Decision
+	}{
+		{"first group's bucket", []string{"a", "b"}, "s3:GetObject", "arn:aws:s3:::a/x", nil, Allow},
+		{"second group's bucket (MinIO substitutes only the first)", []string{"a", "b"}, "s3:GetObject", "arn:aws:s3:::b/x", nil, Allow},
+		{"no group's bucket", []string{"a", "b"}, "s3:GetObject", "arn:aws:s3:::c/x", nil, NoMatch},
+		{"no values: undefined", nil, "s3:GetObject", "arn:aws:s3:::a/x", nil, NoMatch},
+		{"a value with a slash grants nothing", []string{"a/b"}, "s3:GetObject", "arn:aws:s3:::a/b/x", nil, NoMatch},
+		{"the other values still grant", []string{"a/b", "c"}, "s3:GetObject", "arn:aws:s3:::c/x", nil, Allow},
+		{"prefix of the second group", []string{"a", "b"}, "s3:ListBucket", "arn:aws:s3:::shared", map[string][]string{"s3:prefix": {"b/"}}, Allow},
+		{"prefix of no group", []string{"a", "b"}, "s3:ListBucket", "arn:aws:s3:::shared", map[string][]string{"s3:prefix": {"c/"}}, NoMatch},
+		{"negated over all values: tag of the second group", []string{"a", "b"}, "s3:PutObject", "arn:aws:s3:::locks/x", map[string][]string{"s3:existingobjecttag/team": {"b"}}, NoMatch},
+		{"negated over all values: tag of no group", []string{"a", "b"}, "s3:PutObject", "arn:aws:s3:::locks/x", map[string][]string{"s3:existingobjecttag/team": {"c"}}, Deny},
+		{"NotResource over all values: inside the second group", []string{"a", "b"}, "s3:DeleteObject", "arn:aws:s3:::b/x", nil, Allow},
+		{"NotResource over all values: outside every group", []string{"a", "b"}, "s3:DeleteObject", "arn:aws:s3:::c/x", nil, Deny},
+		{"NotResource keeps values with a slash", []string{"a", "c/d"}, "s3:DeleteObject", "arn:aws:s3:::c/d/x", nil, Allow},
+	} {
+		r := multi(c.groups...)
+		r.Action, r.Resource, r.Context = c.action, c.resource, c.ctx
+		if got, _ := p.Evaluate(r); got != c.want {
+			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// A template expands to at most MaxExpansions patterns; past that it
+// matches nothing, so an Allow stops applying and a Deny's NotResource
+// covers everything.
+func TestMultiValuedVariablesBounded(t *testing.T) {
+	p := mustCompile(t, `{"Version": "2012-10-17", "Statement": [
+		{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::${jwt:groups}/${jwt:teams}/*"}]}`)
+	vals := func(n int, prefix string) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = prefix + strings.Repeat("x", i)
+		}
+		return out
+	}
+	within := &Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::gxxx/txxxx/o",
+		Multi: map[string][]string{"jwt:groups": vals(8, "g"), "jwt:teams": vals(8, "t")}}
+	if got, _ := p.Evaluate(within); got != Allow {
+		t.Errorf("8x8 expansions: got %v, want allow", got)
+	}
+	past := &Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::gxxx/txxxx/o",
+		Multi: map[string][]string{"jwt:groups": vals(8, "g"), "jwt:teams": vals(9, "t")}}
+	if got, _ := p.Evaluate(past); got != NoMatch {
+		t.Errorf("8x9 expansions: got %v, want no_match", got)
+	}
+}

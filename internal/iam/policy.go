@@ -51,7 +51,22 @@ type Request struct {
 	// "jwt:sub", "aws:username", ... A statement that uses an undefined
 	// variable does not match.
 	Vars map[string]string
+	// Multi are the variables with several values (a multi-valued claim
+	// such as "groups"). A template that uses one stands for the list of
+	// its expansions, one per value, in the list it is in: Resource
+	// ["arn:aws:s3:::${jwt:groups}/*"] with groups ["a","b"] is Resource
+	// ["arn:aws:s3:::a/*", "arn:aws:s3:::b/*"], and the same holds for
+	// Action and condition values (so a negated operator is negated over
+	// all the values). A template that would expand to more than
+	// MaxExpansions patterns matches nothing. A name in Vars wins over the
+	// same name here.
+	Multi map[string][]string
 }
+
+// MaxExpansions bounds the patterns one template expands to with
+// multi-valued variables (the product of their numbers of values): past
+// it, the template matches nothing, whatever the order of the values.
+const MaxExpansions = 64
 
 // Policy is a compiled list of statements. It is immutable and safe for
 // concurrent use.
@@ -211,10 +226,18 @@ func compileStatement(m map[string]any) (statement, error) {
 // "PRIMARY/alice") crosses into other users' path segments: a user named
 // "PRIMARY" would be granted home/PRIMARY/*, every PRIMARY user's home.
 // AWS user names cannot contain "/" for the same reason.
-func (st *statement) grantsWith(vars map[string]string) bool {
+//
+// A multi-valued variable's values that contain "/" are left out of an
+// Allow's expansions (see template.each); it must keep at least one.
+func (st *statement) grantsWith(r *Request) bool {
 	for _, id := range st.vars {
-		v, ok := vars[id]
-		if !ok || strings.Contains(v, "/") {
+		if v, ok := r.Vars[id]; ok {
+			if strings.Contains(v, "/") {
+				return false
+			}
+			continue
+		}
+		if !slices.ContainsFunc(r.Multi[id], func(v string) bool { return !strings.Contains(v, "/") }) {
 			return false
 		}
 	}
@@ -306,41 +329,81 @@ func compileTemplate(s string, fold bool) (template, error) {
 	return t, nil
 }
 
-// resolve builds the pattern for one request; ok is false when a variable
-// is undefined.
-func (t *template) resolve(vars map[string]string) (pattern, bool) {
-	if t.parts == nil {
-		return t.static, true
+// matches reports whether s matches the template with r's variables: any
+// of its expansions, when it uses multi-valued variables (grant drops the
+// values with a "/" from them, the rule of an Allow). An undefined
+// variable matches nothing.
+func (t *template) matches(s string, r *Request, grant bool) bool {
+	if t.any {
+		return true
 	}
-	var p pattern
+	if t.parts == nil {
+		return t.static.match(s, t.fold)
+	}
+	if len(r.Multi) > 0 && t.expansions(r, grant) > MaxExpansions {
+		return false
+	}
+	return t.each(nil, 0, r, grant, func(p pattern) bool { return p.match(s, t.fold) })
+}
+
+// expansions is the number of patterns the template stands for.
+func (t *template) expansions(r *Request, grant bool) int {
+	n := 1
 	for _, part := range t.parts {
+		if part.varID == "" || part.varID[0] == 0 {
+			continue
+		}
+		if _, single := r.Vars[part.varID]; single {
+			continue
+		}
+		k := 0
+		for _, v := range r.Multi[part.varID] {
+			if !grant || !strings.Contains(v, "/") {
+				k++
+			}
+		}
+		if n *= k; n > MaxExpansions || n == 0 {
+			return n
+		}
+	}
+	return n
+}
+
+// each builds the patterns of the template from part i on, after p, and
+// reports whether f holds for one of them.
+func (t *template) each(p pattern, i int, r *Request, grant bool, f func(pattern) bool) bool {
+	for ; i < len(t.parts); i++ {
+		part := t.parts[i]
 		switch {
 		case part.varID == "":
 			p = p.appendText(part.text, t.fold)
 		case part.varID[0] == 0:
 			p = p.appendLiteral(part.varID[1:], t.fold)
 		default:
-			v, ok := vars[part.varID]
-			if !ok {
-				return nil, false
+			if v, ok := r.Vars[part.varID]; ok {
+				p = p.appendLiteral(v, t.fold)
+				continue
 			}
-			p = p.appendLiteral(v, t.fold)
+			for _, v := range r.Multi[part.varID] {
+				if grant && strings.Contains(v, "/") {
+					continue
+				}
+				// A copy of the prefix: the expansions must not share the
+				// array they append to.
+				q := append(make(pattern, 0, len(p)+len(v)+8), p...)
+				if t.each(q.appendLiteral(v, t.fold), i+1, r, grant, f) {
+					return true
+				}
+			}
+			return false
 		}
 	}
-	return p, true
+	return f(p)
 }
 
-func (t *template) matches(s string, vars map[string]string) bool {
-	if t.any {
-		return true
-	}
-	p, ok := t.resolve(vars)
-	return ok && p.match(s, t.fold)
-}
-
-func matchesAny(ts []template, s string, vars map[string]string) bool {
+func matchesAny(ts []template, s string, r *Request, grant bool) bool {
 	for i := range ts {
-		if ts[i].matches(s, vars) {
+		if ts[i].matches(s, r, grant) {
 			return true
 		}
 	}
@@ -348,17 +411,20 @@ func matchesAny(ts []template, s string, vars map[string]string) bool {
 }
 
 func (st *statement) applies(r *Request) bool {
-	if !st.deny && !st.grantsWith(r.Vars) {
+	grant := !st.deny
+	if grant && !st.grantsWith(r) {
 		return false
 	}
-	if matchesAny(st.actions, r.Action, r.Vars) == st.notAction {
+	// Values left out of a NotAction or NotResource would widen it: they
+	// are only left out of the lists that grant.
+	if matchesAny(st.actions, r.Action, r, grant && !st.notAction) == st.notAction {
 		return false
 	}
-	if matchesAny(st.resources, r.Resource, r.Vars) == st.notResource {
+	if matchesAny(st.resources, r.Resource, r, grant && !st.notResource) == st.notResource {
 		return false
 	}
 	for i := range st.conditions {
-		holds, ambiguous := st.conditions[i].holds(r)
+		holds, ambiguous := st.conditions[i].holds(r, grant)
 		if ambiguous {
 			// Fail closed: the request's context cannot be trusted for
 			// this key, so no Allow is granted on it and every Deny that

@@ -4,8 +4,9 @@
 // claims set costs microseconds whatever the number of bindings. Each
 // binding is indexed under the values of one of its set criteria (clients,
 // subjects, groups, scopes or realm_roles), so only the bindings that can
-// apply to the claims are checked; bindings with only client_roles or
-// claims criteria are checked on every resolution.
+// apply to the claims are checked (claim_lists, anchored on their items,
+// too); bindings with only client_roles or claims criteria are checked on
+// every resolution.
 //
 // A binding applies when its issuer is the claims' "iss" and every
 // criterion it names holds (OR within a list, AND across criteria); a
@@ -18,11 +19,15 @@
 //	realm_roles   one of Keycloak's realm_access.roles
 //	client_roles  {client: [roles]}: one of resource_access.<client>.roles
 //	claims        {claim: [values]}: each named claim is (or contains) one of the values
+//	claim_lists   {claim: [values]}: each named claim, read as comma-separated
+//	              lists (a string, or the strings of an array; items trimmed of
+//	              spaces), lists one of the values: MinIO's policy claim
 package rolemap
 
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -52,6 +57,8 @@ type issuerBindings struct {
 	// one of its criteria; scan holds those that have none to anchor on.
 	by   [anchorKinds]map[string][]int
 	scan []int
+	// listClaims are the claims that claim_lists bindings are anchored on.
+	listClaims []string
 }
 
 // The criteria a binding can be anchored on.
@@ -61,6 +68,7 @@ const (
 	anchorGroup
 	anchorScope
 	anchorRealmRole
+	anchorClaimList
 	anchorKinds
 )
 
@@ -81,8 +89,25 @@ func (ib *issuerBindings) add(b binding) {
 		}
 		return
 	}
+	if len(b.claimLists) > 0 {
+		// Anchored under (claim, item) of its first claim by name.
+		claim := slices.Sorted(maps.Keys(b.claimLists))[0]
+		if !slices.Contains(ib.listClaims, claim) {
+			ib.listClaims = append(ib.listClaims, claim)
+		}
+		if ib.by[anchorClaimList] == nil {
+			ib.by[anchorClaimList] = map[string][]int{}
+		}
+		for v := range b.claimLists[claim] {
+			k := claimListKey(claim, v)
+			ib.by[anchorClaimList][k] = append(ib.by[anchorClaimList][k], i)
+		}
+		return
+	}
 	ib.scan = append(ib.scan, i)
 }
+
+func claimListKey(claim, item string) string { return claim + "\x00" + item }
 
 type provider struct {
 	subjectClaim string
@@ -100,11 +125,12 @@ type binding struct {
 	realmRoles  set
 	clientRoles map[string]set
 	claims      map[string]set
+	claimLists  map[string]set
 }
 
 var bindingMembers = map[string]bool{
 	"role": true, "issuer": true, "clients": true, "subjects": true, "scopes": true, "groups": true,
-	"realm_roles": true, "client_roles": true, "claims": true, "description": true,
+	"realm_roles": true, "client_roles": true, "claims": true, "claim_lists": true, "description": true,
 }
 
 // Compile reads {"providers": [...], "bindings": [...]} (other members are
@@ -187,7 +213,7 @@ func compileBinding(v ast.Value) (*binding, string, error) {
 			criteria++
 		}
 	}
-	for name, dst := range map[string]*map[string]set{"client_roles": &b.clientRoles, "claims": &b.claims} {
+	for name, dst := range map[string]*map[string]set{"client_roles": &b.clientRoles, "claims": &b.claims, "claim_lists": &b.claimLists} {
 		if t := o.Get(ast.StringTerm(name)); t != nil {
 			m, ok := t.Value.(ast.Object)
 			if !ok {
@@ -302,6 +328,11 @@ func (c *Config) Resolve(claims ast.Object) Identity {
 	lookup(anchorGroup, f.groups...)
 	lookup(anchorScope, f.scopes...)
 	lookup(anchorRealmRole, f.realmRoles...)
+	for _, claim := range ib.listClaims {
+		for _, item := range listed(values(claims.Get(ast.StringTerm(claim)))) {
+			lookup(anchorClaimList, claimListKey(claim, item))
+		}
+	}
 	for _, i := range ib.scan {
 		check(i)
 	}
@@ -347,7 +378,27 @@ func (b *binding) applies(c ast.Object, id *Identity, f *facts) bool {
 			return false
 		}
 	}
+	for claim, want := range b.claimLists {
+		if !want.anyOf(listed(values(c.Get(ast.StringTerm(claim))))) {
+			return false
+		}
+	}
 	return true
+}
+
+// listed splits values that are comma-separated lists into their items,
+// trimmed of spaces, without the empty ones (how MinIO reads its policy
+// claim: "readonly, diagnostics" names two policies).
+func listed(vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		for item := range strings.SplitSeq(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				out = append(out, item)
+			}
+		}
+	}
+	return out
 }
 
 func (s set) has(v string) bool {
@@ -409,9 +460,38 @@ func scopes(c ast.Object) []string {
 // MaxVariableBytes bounds a claim value offered as a policy variable.
 const MaxVariableBytes = 256
 
+// MaxVariableValues bounds the values of a multi-valued claim (an array of
+// strings such as "groups") offered as a policy variable.
+const MaxVariableValues = 64
+
+// variableValue reports whether a claim's value can be a policy variable:
+// a string, or an array of 1 to MaxVariableValues strings (a multi-valued
+// variable, standing for each of its values), each of at most
+// MaxVariableBytes.
+func variableValue(v ast.Value) bool {
+	switch v := v.(type) {
+	case ast.String:
+		return len(v) <= MaxVariableBytes
+	case *ast.Array:
+		if v.Len() == 0 || v.Len() > MaxVariableValues {
+			return false
+		}
+		for i := range v.Len() {
+			s, ok := v.Elem(i).Value.(ast.String)
+			if !ok || len(s) > MaxVariableBytes {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
 // Variables returns the policy variables of claims: ${jwt:<claim>} for
-// every string claim up to MaxVariableBytes, and ${aws:username} for the
-// subject. Policy variables are resolved without regard to case, so
+// every string claim up to MaxVariableBytes and every array of such
+// strings up to MaxVariableValues (a multi-valued variable: a policy
+// pattern using it stands for each value, where MinIO substitutes only
+// the first), and ${aws:username} for the subject. Policy variables are resolved without regard to case, so
 // claims whose names differ only in case ("sub" and "Sub") name no
 // variable at all: which one would win is not the token's to decide.
 func Variables(claims ast.Object, subject string) ast.Object {
@@ -423,10 +503,11 @@ func Variables(claims ast.Object, subject string) ast.Object {
 		}
 	})
 	claims.Foreach(func(k, v *ast.Term) {
-		ks, ok1 := k.Value.(ast.String)
-		vs, ok2 := v.Value.(ast.String)
-		if ok1 && ok2 && len(vs) <= MaxVariableBytes && !strings.EqualFold(string(ks), "aws:username") &&
-			folded[strings.ToLower(string(ks))] == 1 {
+		ks, ok := k.Value.(ast.String)
+		if !ok || strings.EqualFold(string(ks), "aws:username") || folded[strings.ToLower(string(ks))] != 1 {
+			return
+		}
+		if variableValue(v.Value) {
 			items = append(items, [2]*ast.Term{ast.StringTerm("jwt:" + string(ks)), v})
 		}
 	})

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -138,5 +139,59 @@ func TestVariablesDropClaimsThatDifferOnlyInCase(t *testing.T) {
 	}
 	if v.Get(ast.StringTerm("jwt:team")) == nil || v.Get(ast.StringTerm("aws:username")).Value.(ast.String) != "alice" {
 		t.Fatalf("%v", v)
+	}
+}
+
+// Arrays of strings are multi-valued variables; arrays holding anything
+// else, empty ones and oversized ones name no variable.
+func TestVariablesMultiValued(t *testing.T) {
+	many := make([]string, MaxVariableValues+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("%q", fmt.Sprint("g", i))
+	}
+	claims := ast.MustParseTerm(`{"groups": ["a", "b"], "mixed": ["a", 1], "none": [], "roles": ["x"], "many": [` +
+		strings.Join(many, ",") + `], "long": ["` + strings.Repeat("x", MaxVariableBytes+1) + `"]}`).Value.(ast.Object)
+	v := Variables(claims, "alice")
+	if got := v.Get(ast.StringTerm("jwt:groups")); got == nil || got.String() != `["a", "b"]` {
+		t.Errorf("jwt:groups = %v", got)
+	}
+	if got := v.Get(ast.StringTerm("jwt:roles")); got == nil || got.String() != `["x"]` {
+		t.Errorf("jwt:roles = %v", got)
+	}
+	for _, absent := range []string{"jwt:mixed", "jwt:none", "jwt:many", "jwt:long"} {
+		if v.Get(ast.StringTerm(absent)) != nil {
+			t.Errorf("%s is defined", absent)
+		}
+	}
+}
+
+// claim_lists reads a claim the way MinIO reads its policy claim: a
+// comma-separated string, or an array of such strings, items trimmed.
+func TestClaimLists(t *testing.T) {
+	c := cfg(t, `{"bindings": [
+		{"role": "readonly", "issuer": "i", "claim_lists": {"policy": ["readonly"]}},
+		{"role": "diagnostics", "issuer": "i", "claim_lists": {"policy": ["diagnostics"]}},
+		{"role": "both", "issuer": "i", "claim_lists": {"policy": ["readonly"], "tier": ["gold"]}},
+		{"role": "other-issuer", "issuer": "j", "claim_lists": {"policy": ["readonly"]}}
+	]}`)
+	for _, tc := range []struct {
+		claims string
+		want   []string
+	}{
+		{`{"iss": "i", "policy": "readonly"}`, []string{"readonly"}},
+		{`{"iss": "i", "policy": "readonly, diagnostics"}`, []string{"diagnostics", "readonly"}},
+		{`{"iss": "i", "policy": " ,readonly,,"}`, []string{"readonly"}},
+		{`{"iss": "i", "policy": ["diagnostics", "x,readonly"]}`, []string{"diagnostics", "readonly"}},
+		{`{"iss": "i", "policy": "readonlyx"}`, nil},
+		{`{"iss": "i", "policy": "read only"}`, nil},
+		{`{"iss": "i", "policy": 1}`, nil},
+		{`{"iss": "i", "policy": "readonly", "tier": "silver,gold"}`, []string{"both", "readonly"}},
+		{`{"iss": "i", "tier": "gold"}`, nil},
+		{`{"iss": "k", "policy": "readonly"}`, nil},
+	} {
+		id := c.Resolve(ast.MustParseTerm(tc.claims).Value.(ast.Object))
+		if !slices.Equal(id.Roles, tc.want) {
+			t.Errorf("%s: roles %v, want %v", tc.claims, id.Roles, tc.want)
+		}
 	}
 }

@@ -13,7 +13,9 @@
 #      "groups": [...],         one of the provider's groups_claim values (default "groups")
 #      "realm_roles": [...],    one of Keycloak's realm_access.roles
 #      "client_roles": {"<client>": [...]},  one of Keycloak's resource_access.<client>.roles
-#      "claims": {"<claim>": [values]}}      each named claim has (or contains) one of the values
+#      "claims": {"<claim>": [values]},     each named claim has (or contains) one of the values
+#      "claim_lists": {"<claim>": [values]}} each named claim, read as comma-separated lists
+#                                            (MinIO's policy claim), lists one of the values
 #
 #   A binding applies when its issuer is the token's and every criterion it
 #   names holds (a binding naming no criterion never applies). The rules are

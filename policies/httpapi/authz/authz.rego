@@ -117,8 +117,15 @@ request := {
 	"action": input.action,
 	"resource": resource,
 	"context": object.get(input, "conditions", {}),
-	"variables": object.union(object.get(id, "variables", {}), {"aws:username": object.get(input, "account", "")}),
+	"variables": variables,
 }
+
+# ${aws:username} is MinIO's own user (the parent of its STS sessions and
+# service accounts, as MinIO has it), else the identity's subject. MinIO
+# itself gives an OpenID session a hash of its subject and issuer there.
+variables := object.union(object.get(id, "variables", {}), {"aws:username": minio_user}) if {
+	minio_user
+} else := object.get(id, "variables", {})
 
 # The statements of all the roles are evaluated as one set (each role's
 # compiled once): an explicit Deny in any role wins, then any Allow.

@@ -208,3 +208,34 @@ test_custom_token_sessions_map_the_tokens_subject if {
 	openid := object.union(custom_claims, {"sub": "someone", "parent": "custom:0f3c"})
 	not authz.allow with input as minio("s3:GetObject", "homes", "0f3c/a.txt", {"claims": openid}) with data.opa_sts as custom_config
 }
+
+# ${aws:username} is MinIO's own user for its users' service accounts and
+# STS sessions (the parent, as MinIO has it), and the identity's subject
+# for an identity provider's sessions.
+test_aws_username_is_the_minio_user_or_the_subject if {
+	homes := object.union(config, {
+		"roles": object.union(config.roles, {"own": {"statements": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::homes/${aws:username}/*"}]}}),
+		"minio": {"users": {"carol": ["own"]}},
+		"bindings": array.concat(config.bindings, [{"role": "own", "issuer": iss, "realm_roles": ["s3-user"]}]),
+	})
+	svc := minio("s3:GetObject", "homes", "carol/a.txt", {"account": "SVCACCOUNTKEY", "claims": {"parent": "carol", "sa-policy": "inherited-policy"}})
+	authz.allow with input as svc with data.opa_sts as homes
+	not authz.allow with input as object.union(svc, {"object": "SVCACCOUNTKEY/a.txt"}) with data.opa_sts as homes
+	authz.allow with input as minio("s3:GetObject", "homes", "0f3c/a.txt", {}) with data.opa_sts as homes
+	not authz.allow with input as minio("s3:GetObject", "homes", "ABCDEFGHIJKLMNOPQRST/a.txt", {}) with data.opa_sts as homes
+}
+
+# MinIO's policy claim as migrated: bindings on claim_lists (a
+# comma-separated string), and ${jwt:groups} standing for every group
+# (MinIO substitutes only the first).
+test_migrated_policy_claim_and_group_buckets if {
+	migrated := object.union(config, {
+		"bindings": [{"role": "team-buckets", "issuer": iss, "claim_lists": {"policy": ["team-buckets"]}}],
+		"roles": {"team-buckets": {"statements": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::${jwt:groups}/*"}]}},
+	})
+	session := object.union(claims, {"policy": "readonly,team-buckets", "groups": ["red", "blue"]})
+	authz.allow with input as minio("s3:GetObject", "red", "a.txt", {"claims": session}) with data.opa_sts as migrated
+	authz.allow with input as minio("s3:GetObject", "blue", "a.txt", {"claims": session}) with data.opa_sts as migrated
+	not authz.allow with input as minio("s3:GetObject", "green", "a.txt", {"claims": session}) with data.opa_sts as migrated
+	not authz.allow with input as minio("s3:GetObject", "red", "a.txt", {"claims": object.union(session, {"policy": "readonly"})}) with data.opa_sts as migrated
+}
