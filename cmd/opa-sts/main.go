@@ -49,6 +49,7 @@ func run() int {
 	root.AddCommand(newDevCommand())
 	root.AddCommand(newCredentialsCommand())
 	root.AddCommand(newPrincipalsCommand())
+	root.AddCommand(newMigrateCommand())
 	readASTFromStoreByDefault(root)
 	reportStartFailures(root)
 
