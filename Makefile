@@ -12,7 +12,7 @@ CAPS       := build/capabilities.json
 ADDR       ?= 127.0.0.1:8181
 export OPA_STS_BIN := $(abspath $(BIN))
 
-.PHONY: all build run deps tools lint capabilities check-capabilities test test-go test-race test-rego test-bench test-fuzz fuzz-long soak bench loadtest clean
+.PHONY: all build run deps tools lint capabilities check-capabilities test test-go test-race test-rego test-bench test-fuzz fuzz-long diff-minio soak bench loadtest clean
 
 all: build
 
@@ -85,6 +85,7 @@ FUZZ_TARGETS := \
 	./plugin/sts:FuzzSessionPolicy \
 	./internal/iam:FuzzSessionPolicyNeverWidens \
 	./internal/iam:FuzzPatternMatch \
+	./internal/iam:FuzzMultiValuedVariable \
 	./plugin/s3iam:FuzzGatewaySigV4 \
 	./policies:FuzzMinIOContractInput \
 	./internal/jsonast:FuzzDecode \
@@ -107,6 +108,11 @@ test-fuzz:
 
 fuzz-long:
 	$(MAKE) test-fuzz FUZZTIME=10m
+
+## diff-minio: the full differential matrix against MinIO's own IAM (CI's
+## test-go runs its fixed-seed subset); the figures go to build/diff-minio.json.
+diff-minio: build tools
+	OPA_STS_DIFF_FULL=1 OPA_STS_DIFF_REPORT=$(abspath build/diff-minio.json) $(GO) test -count=1 -v -timeout 30m -run . ./test/e2e/miniodiff/ | grep -vE '^=== (RUN|PAUSE|CONT)'
 
 ## soak: 10 minutes of mixed issuance and enforcement at 16 clients (CI runs 60 s in test-go).
 soak: build tools

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -109,6 +110,105 @@ func FuzzSessionPolicyNeverWidens(f *testing.F) {
 		}
 		if Intersect(id, nil, r) != alone {
 			t.Fatal("no session policy must mean the identity's decision")
+		}
+	})
+}
+
+// FuzzMultiValuedVariable checks the meaning of a multi-valued variable
+// against its definition: a policy using ${jwt:groups} with values V
+// decides like the policy written out with each list holding one
+// expansion per value (values with a "/" left out of lists that grant).
+func FuzzMultiValuedVariable(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4}, "a,b", "arn:aws:s3:::b/x", "b/")
+	f.Add([]byte{0, 0x81, 5}, "a/c,c", "arn:aws:s3:::c/d", "c/")
+	f.Fuzz(func(t *testing.T, shape []byte, groups, resource, prefix string) {
+		if len(shape) > 12 || len(groups) > 40 || len(resource) > 64 || len(prefix) > 16 {
+			return
+		}
+		vals := strings.Split(groups, ",")
+		for _, v := range vals {
+			// literal values only: wildcards and "$" would need escaping in
+			// the written-out policy
+			if v == "" || strings.ContainsAny(v, "*?${}") {
+				return
+			}
+		}
+		resources := []string{"arn:aws:s3:::${jwt:groups}/*", "arn:aws:s3:::${jwt:groups}", "arn:aws:s3:::x/${jwt:groups}-*", "arn:aws:s3:::*"}
+		ops := []string{"StringLike", "StringNotLike", "StringEquals"}
+		var stmts, expanded []any
+		for i := 0; i+2 < len(shape) && len(stmts) < 4; i += 3 {
+			deny := shape[i]%3 == 0
+			effect := map[bool]string{false: "Allow", true: "Deny"}[deny]
+			key := "Resource"
+			if shape[i+1]&0x80 != 0 {
+				key = "NotResource"
+			}
+			res := resources[int(shape[i+1])%len(resources)]
+			st := map[string]any{"Effect": effect, "Action": "s3:*", key: res}
+			op := ops[int(shape[i+2])%len(ops)]
+			withCond := shape[i+2]&0x80 != 0
+			if withCond {
+				st["Condition"] = map[string]any{op: map[string]any{"s3:prefix": "${jwt:groups}/*"}}
+			}
+			stmts = append(stmts, st)
+			// written out: a list that grants leaves out the values with a
+			// "/" (Allow, not negated); other lists keep them all
+			expand := func(tmpl string, grants bool) []any {
+				if !strings.Contains(tmpl, "${jwt:groups}") {
+					return []any{tmpl}
+				}
+				var out []any
+				for _, v := range vals {
+					if grants && strings.Contains(v, "/") {
+						continue
+					}
+					out = append(out, strings.ReplaceAll(tmpl, "${jwt:groups}", v))
+				}
+				return out
+			}
+			grantsList := !deny && key == "Resource"
+			ex := map[string]any{"Effect": effect, "Action": "s3:*", key: expand(res, grantsList)}
+			if withCond {
+				ex["Condition"] = map[string]any{op: map[string]any{"s3:prefix": expand("${jwt:groups}/*", !deny && op != "StringNotLike")}}
+			}
+			usesVar := strings.Contains(res, "${") || withCond
+			if usesVar && !deny && !slices.ContainsFunc(vals, func(v string) bool { return !strings.Contains(v, "/") }) {
+				continue // an Allow whose variable has no usable value never applies
+			}
+			if l, _ := ex[key].([]any); len(l) == 0 && strings.Contains(res, "${") {
+				continue
+			}
+			if c, ok := ex["Condition"].(map[string]any); ok {
+				if l, _ := c[op].(map[string]any)["s3:prefix"].([]any); len(l) == 0 {
+					continue
+				}
+			}
+			expanded = append(expanded, ex)
+		}
+		if len(stmts) == 0 {
+			return
+		}
+		p, err := Compile(stmts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &Request{Action: "s3:GetObject", Resource: resource, Context: map[string][]string{"s3:prefix": {prefix}}}
+		if len(vals) == 1 {
+			r.Vars = map[string]string{"jwt:groups": vals[0]}
+		} else {
+			r.Multi = map[string][]string{"jwt:groups": vals}
+		}
+		got, _ := p.Evaluate(r)
+		want := NoMatch
+		if len(expanded) > 0 {
+			q, err := Compile(expanded)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ = q.Evaluate(&Request{Action: r.Action, Resource: r.Resource, Context: r.Context})
+		}
+		if got != want {
+			t.Fatalf("groups %q, %s, prefix %q: got %v, written out %v\npolicy %v\nwritten out %v", vals, resource, prefix, got, want, stmts, expanded)
 		}
 	})
 }
