@@ -112,7 +112,7 @@ fuzz-long:
 ## diff-minio: the full differential matrix against MinIO's own IAM (CI's
 ## test-go runs its fixed-seed subset); the figures go to build/diff-minio.json.
 diff-minio: build tools
-	OPA_STS_DIFF_FULL=1 OPA_STS_DIFF_REPORT=$(abspath build/diff-minio.json) $(GO) test -count=1 -v -timeout 30m -run . ./test/e2e/miniodiff/ | grep -vE '^=== (RUN|PAUSE|CONT)'
+	set -o pipefail; OPA_STS_DIFF_FULL=1 OPA_STS_DIFF_REPORT=$(abspath build/diff-minio.json) $(GO) test -count=1 -v -timeout 30m -run . ./test/e2e/miniodiff/ | grep -vE '^=== (RUN|PAUSE|CONT)'
 
 ## soak: 10 minutes of mixed issuance and enforcement at 16 clients (CI runs 60 s in test-go).
 soak: build tools
