@@ -169,6 +169,9 @@ const (
 	claimName     = "policy"
 	policyClaim   = claimPrefix + claimName
 	oidcSecret    = "oidc-client-secret-0123456789"
+	// minioClientSecret is MinIO's OpenID client secret (for its console
+	// login): it is in the environment file and must not reach the data.
+	minioClientSecret = "minio-openid-client-secret-0123456789"
 )
 
 // oidcClient is a client of the OpenID provider whose client_credentials

@@ -18,6 +18,7 @@ const (
 	opGetBucketPolicy   = "GetBucketPolicy"
 	opListBuckets       = "ListBuckets"
 	opAdminInfo         = "AdminServerInfo"
+	opAdminListUsers    = "AdminListUsers"
 )
 
 // iamAction is the action MinIO asks about first for an operation (for
@@ -26,7 +27,7 @@ var iamAction = map[string]string{
 	opGetObject: "s3:GetObject", opPutObject: "s3:PutObject", opDeleteObject: "s3:DeleteObject",
 	opGetObjectTagging: "s3:GetObjectTagging", opListObjects: "s3:ListBucket",
 	opGetBucketLocation: "s3:GetBucketLocation", opGetBucketPolicy: "s3:GetBucketPolicy",
-	opListBuckets: "s3:ListAllMyBuckets", opAdminInfo: "admin:ServerInfo",
+	opListBuckets: "s3:ListAllMyBuckets", opAdminInfo: "admin:ServerInfo", opAdminListUsers: "admin:ListUsers",
 }
 
 // request is one S3 (or admin) request of the matrix.
@@ -90,7 +91,7 @@ func (e *env) targets() []request {
 		}
 		out = append(out, request{Op: opGetBucketLocation, Bucket: b}, request{Op: opGetBucketPolicy, Bucket: b})
 	}
-	out = append(out, request{Op: opListBuckets}, request{Op: opAdminInfo})
+	out = append(out, request{Op: opListBuckets}, request{Op: opAdminInfo}, request{Op: opAdminListUsers})
 	return out
 }
 

@@ -19,6 +19,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -188,6 +190,33 @@ func TestMinIOMigrationDifferential(t *testing.T) {
 			if strings.Contains(logs, s) {
 				t.Errorf("secret #%d (%d characters) appears in opa-sts's log", i, len(s))
 			}
+		}
+	})
+
+	t.Run("--config migrates as --env", func(t *testing.T) {
+		// The same server's OpenID settings, as `mc admin config get`
+		// prints them, must give the same data as the environment file.
+		read := func(dir string) map[string]any {
+			raw, err := os.ReadFile(filepath.Join(dir, "data.json"))
+			if err != nil {
+				t.Fatalf("no data.json in %s: %v", dir, err)
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				t.Fatal(err)
+			}
+			return doc
+		}
+		byEnv, byConfig := read(e.migrated), read(e.migratedByConfig)
+		if !reflect.DeepEqual(byEnv, byConfig) {
+			count := func(doc map[string]any, k string) int {
+				o, _ := doc["opa_sts"].(map[string]any)
+				l, _ := o[k].([]any)
+				return len(l)
+			}
+			t.Errorf("--config gives other data than --env: %d providers and %d bindings against %d and %d.\n"+
+				"mc admin config get A identity_openid printed:\n%s", count(byConfig, "providers"), count(byConfig, "bindings"),
+				count(byEnv, "providers"), count(byEnv, "bindings"), e.configOutput)
 		}
 	})
 

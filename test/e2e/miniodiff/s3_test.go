@@ -129,6 +129,8 @@ func do(ctx context.Context, endpoint string, creds miniocreds.Value, r request)
 		path = "/"
 	case opAdminInfo:
 		path = "/minio/admin/v3/info"
+	case opAdminListUsers:
+		path = "/minio/admin/v3/list-users"
 	default:
 		panic("unknown op " + r.Op)
 	}

@@ -27,18 +27,22 @@ import (
 
 // env is everything the differential test runs against.
 type env struct {
-	dir      string
-	oidc     *idp.OIDCProvider
-	a, b     *minioserver.Server // A: MinIO's own IAM; B: opa-sts as its policy plugin
-	opa      *opasts.Server
-	rootA    *minio.Client
-	rootB    *minio.Client
-	seed     map[string]string // bucket/key → content
-	ivyHome  string            // MinIO's parent user of ivy's OpenID sessions
-	export   string            // the zip of `mc admin cluster iam export A`
-	migrated string            // opa-sts migrate minio --out
-	secrets  []string          // every secret key of a user or service account, root's password
-	report   migrationReport
+	dir string
+	// migratedByConfig is the migration of the same export with --config
+	// (the output of `mc admin config get A identity_openid`) instead of
+	// --env; configOutput is that output.
+	migratedByConfig, configOutput string
+	oidc                           *idp.OIDCProvider
+	a, b                           *minioserver.Server // A: MinIO's own IAM; B: opa-sts as its policy plugin
+	opa                            *opasts.Server
+	rootA                          *minio.Client
+	rootB                          *minio.Client
+	seed                           map[string]string // bucket/key → content
+	ivyHome                        string            // MinIO's parent user of ivy's OpenID sessions
+	export                         string            // the zip of `mc admin cluster iam export A`
+	migrated                       string            // opa-sts migrate minio --out
+	secrets                        []string          // every secret key of a user or service account, root's password
+	report                         migrationReport
 }
 
 type migrationReport struct {
@@ -87,8 +91,14 @@ func mc(t *testing.T, dir string, aliases map[string]string, args ...string) str
 
 func mcRun(t *testing.T, dir string, aliases map[string]string, args ...string) (string, error) {
 	t.Helper()
+	return mcExec(t, dir, aliases, append([]string{"--json"}, args...)...)
+}
+
+// mcExec runs mc without --json (for output meant for an operator).
+func mcExec(t *testing.T, dir string, aliases map[string]string, args ...string) (string, error) {
+	t.Helper()
 	bin := opasts.ToolBinary(t, "mc-"+minioserver.MCVersion, "mc")
-	cmd := exec.Command(bin, append([]string{"--json", "--no-color", "--config-dir", filepath.Join(dir, ".mc")}, args...)...)
+	cmd := exec.Command(bin, append([]string{"--no-color", "--config-dir", filepath.Join(dir, ".mc")}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = []string{"HOME=" + dir, "PATH=" + os.Getenv("PATH")}
 	for alias, url := range aliases {
@@ -115,6 +125,7 @@ func openIDEnv(p *idp.OIDCProvider) [][2]string {
 	return [][2]string{
 		{"MINIO_IDENTITY_OPENID_CONFIG_URL", p.DiscoveryURL()},
 		{"MINIO_IDENTITY_OPENID_CLIENT_ID", claimClientID},
+		{"MINIO_IDENTITY_OPENID_CLIENT_SECRET", minioClientSecret},
 		{"MINIO_IDENTITY_OPENID_CLAIM_NAME", claimName},
 		{"MINIO_IDENTITY_OPENID_CLAIM_PREFIX", claimPrefix},
 		{"MINIO_IDENTITY_OPENID_CONFIG_URL_" + roleProvider, p.DiscoveryURL()},
@@ -177,7 +188,7 @@ func setUp(t *testing.T) *env {
 		last = time.Now()
 	}
 	defer func() { t.Logf("set-up: %s in all", time.Since(began).Round(time.Millisecond)) }()
-	e.secrets = append(e.secrets, minioserver.RootPassword)
+	e.secrets = append(e.secrets, minioserver.RootPassword, minioClientSecret)
 
 	var clients []idp.OIDCClient
 	for _, c := range oidcClients {
@@ -212,6 +223,8 @@ func setUp(t *testing.T) *env {
 	}
 	e.checkMigrationOutput(t, res)
 	phase("opa-sts migrate minio")
+	e.migrateByConfig(t)
+	phase("opa-sts migrate minio --config")
 
 	policyDir := filepath.Join(e.dir, "policy")
 	if err := policies.WriteDefault(policyDir); err != nil {
@@ -385,6 +398,29 @@ func (e *env) exportA(t *testing.T) {
 		}
 	}
 	t.Logf("IAM export: %d files, %d secret keys", len(files), exported)
+}
+
+// migrateByConfig migrates the same export with --config: the output of
+// `mc admin config get A identity_openid` (the alternative to --env).
+func (e *env) migrateByConfig(t *testing.T) {
+	t.Helper()
+	out, err := mcExec(t, e.dir, map[string]string{"A": e.a.RootAlias()}, "admin", "config", "get", "A", "identity_openid")
+	if err != nil {
+		t.Fatalf("mc admin config get A identity_openid: %v\n%s", err, out)
+	}
+	e.configOutput = out
+	cfg := filepath.Join(e.dir, "identity_openid.txt")
+	writeFile(t, cfg, out)
+	e.migratedByConfig = filepath.Join(e.dir, "migrated-by-config")
+	res := opasts.Run(t, e.dir, "migrate", "minio", "--out", e.migratedByConfig, "--config", cfg, "--iam-export", e.export)
+	if res.Exit != 0 {
+		t.Errorf("opa-sts migrate minio --config (exit %d):\n%s%s", res.Exit, res.Stdout, res.Stderr)
+	}
+	for i, s := range e.secrets {
+		if s != "" && strings.Contains(res.Stdout+res.Stderr, s) {
+			t.Errorf("opa-sts migrate minio --config printed secret #%d", i)
+		}
+	}
 }
 
 // checkMigrationOutput reads the report and checks that neither the data
