@@ -123,36 +123,44 @@ func (e *env) matrix(ids []*identity, seed uint64, full bool, ciSize int) []test
 		return all
 	}
 	// The sample: every request in an identity's own namespaces (and every
-	// deliberate case), then from the strata (identity, operation,
-	// bucket, whether a policy of the identity names the bucket) one
-	// request each, then more of the relevant strata, until ciSize.
+	// deliberate case); then one request of each stratum (identity,
+	// operation, bucket) where a policy of the identity names the bucket,
+	// one of each other stratum, and more of the first kind, until ciSize.
 	strata := map[string][]testCase{}
-	var keys []string
+	var relevant, other []string
 	var picked []testCase
 	for _, c := range all {
 		if deliberate(c.id, c.req).applies || c.id.atHome(c.req) {
 			picked = append(picked, c)
 			continue
 		}
-		k := fmt.Sprintf("%s %s %s %s %v", c.id.Kind, c.id.Name, c.req.Op, c.req.Bucket, c.id.relevant(c.req))
+		k := fmt.Sprintf("%s %s %s %s", c.id.Kind, c.id.Name, c.req.Op, c.req.Bucket)
 		if _, ok := strata[k]; !ok {
-			keys = append(keys, k)
+			if c.id.relevant(c.req) {
+				relevant = append(relevant, k)
+			} else {
+				other = append(other, k)
+			}
 		}
 		strata[k] = append(strata[k], c)
 	}
-	sort.Strings(keys)
-	rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
-	for round := 0; len(picked) < ciSize; round++ {
+	for _, keys := range [][]string{relevant, other} {
+		sort.Strings(keys)
+		rng.Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
+	}
+	take := func(keys []string, round int) bool {
 		added := false
 		for _, k := range keys {
-			if round < len(strata[k]) && (round == 0 || strings.HasSuffix(k, " true")) && len(picked) < ciSize {
+			if round < len(strata[k]) && len(picked) < ciSize {
 				picked = append(picked, strata[k][round])
 				added = true
 			}
 		}
-		if !added {
-			break
-		}
+		return added
+	}
+	take(relevant, 0)
+	take(other, 0)
+	for round := 1; len(picked) < ciSize && take(relevant, round); round++ {
 	}
 	rng.Shuffle(len(picked), func(i, j int) { picked[i], picked[j] = picked[j], picked[i] })
 	return picked

@@ -31,7 +31,7 @@ import (
 
 const (
 	defaultSeed = 20260301
-	ciSize      = 3000 // the CI sample (at least 500 requests)
+	ciSize      = 4000 // the CI sample (at least 500 requests)
 	fullMinimum = 2000
 )
 
@@ -43,8 +43,11 @@ type diffReport struct {
 	Agreed        int                       `json:"agreed"`
 	Deliberate    int                       `json:"deliberate"`
 	Disagreements int                       `json:"disagreements"`
-	PerKind       map[string]map[string]int `json:"per_kind"`
+	PerKind       map[string]map[string]int `json:"per_kind"`          // operation → agreed/deliberate/disagreed
+	PerIdentity   map[string]map[string]int `json:"per_identity_kind"` // identity kind → agreed/deliberate/disagreed
+	AgreedAnswers map[string]int            `json:"agreed_answers"`    // the answer both gave: allowed, AccessDenied, NoSuchKey...
 	DeliberateBy  map[string]int            `json:"deliberate_by_kind"`
+	DeliberateAll []string                  `json:"deliberate_cases"`
 	STS           []stsResult               `json:"sts"`
 	Failures      []failure                 `json:"failures,omitempty"`
 }
@@ -77,13 +80,15 @@ func TestMinIOMigrationDifferential(t *testing.T) {
 	e := setUp(t)
 	ids := e.identities(t)
 
-	rep := diffReport{Seed: seed, Full: full, PerKind: map[string]map[string]int{}, DeliberateBy: map[string]int{}}
-	count := func(kind, result string) {
-		if rep.PerKind[kind] == nil {
-			rep.PerKind[kind] = map[string]int{}
+	rep := diffReport{Seed: seed, Full: full, PerKind: map[string]map[string]int{}, PerIdentity: map[string]map[string]int{},
+		AgreedAnswers: map[string]int{}, DeliberateBy: map[string]int{}}
+	add := func(m map[string]map[string]int, k, result string) {
+		if m[k] == nil {
+			m[k] = map[string]int{}
 		}
-		rep.PerKind[kind][result]++
+		m[k][result]++
 	}
+	count := func(kind, result string) { add(rep.PerKind, kind, result) }
 
 	// STS first: both servers must issue or both refuse. A refused
 	// identity has nothing to send.
@@ -143,6 +148,15 @@ func TestMinIOMigrationDifferential(t *testing.T) {
 		}
 		rep.Total++
 		kd := deliberate(c.id, c.req)
+		switch {
+		case kd.applies && got[0].Code == kd.wantA && got[1].Code == kd.wantB:
+			add(rep.PerIdentity, c.id.Kind, "deliberate")
+		case !kd.applies && got[0] == got[1]:
+			add(rep.PerIdentity, c.id.Kind, "agreed")
+			rep.AgreedAnswers[got[0].Code]++
+		default:
+			add(rep.PerIdentity, c.id.Kind, "disagreed")
+		}
 		switch {
 		case kd.applies:
 			if got[0].Code == kd.wantA && got[1].Code == kd.wantB {
@@ -224,12 +238,15 @@ func TestMinIOMigrationDifferential(t *testing.T) {
 	for _, d := range deliberateSeen {
 		t.Logf("deliberate: %s", d)
 	}
+	rep.DeliberateAll = deliberateSeen
 	summary := fmt.Sprintf("agreement: %d/%d (plus %d deliberate differences: %s) in %s, seed %d, full=%v",
 		rep.Agreed, rep.Total-rep.Deliberate, rep.Deliberate, deliberateKind, elapsed, seed, full)
 	if rep.Disagreements > 0 {
 		summary += fmt.Sprintf("; %d DISAGREEMENTS", rep.Disagreements)
 	}
-	t.Logf("per kind: %s", perKind(rep.PerKind))
+	t.Logf("per operation: %s", perKind(rep.PerKind))
+	t.Logf("per identity kind: %s", perKind(rep.PerIdentity))
+	t.Logf("answers both gave: %v", rep.AgreedAnswers)
 	t.Log(summary)
 	if path := os.Getenv("OPA_STS_DIFF_REPORT"); path != "" {
 		raw, _ := json.MarshalIndent(struct {

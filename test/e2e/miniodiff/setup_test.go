@@ -27,22 +27,22 @@ import (
 
 // env is everything the differential test runs against.
 type env struct {
-	dir string
+	dir      string
+	oidc     *idp.OIDCProvider
+	a, b     *minioserver.Server // A: MinIO's own IAM; B: opa-sts as its policy plugin
+	opa      *opasts.Server
+	rootA    *minio.Client
+	rootB    *minio.Client
+	seed     map[string]string // bucket/key → content
+	ivyHome  string            // MinIO's parent user of ivy's OpenID sessions
+	export   string            // the zip of `mc admin cluster iam export A`
+	migrated string            // opa-sts migrate minio --out
+	secrets  []string          // every secret key of a user or service account, root's password
+	report   migrationReport
 	// migratedByConfig is the migration of the same export with --config
 	// (the output of `mc admin config get A identity_openid`) instead of
 	// --env; configOutput is that output.
 	migratedByConfig, configOutput string
-	oidc                           *idp.OIDCProvider
-	a, b                           *minioserver.Server // A: MinIO's own IAM; B: opa-sts as its policy plugin
-	opa                            *opasts.Server
-	rootA                          *minio.Client
-	rootB                          *minio.Client
-	seed                           map[string]string // bucket/key → content
-	ivyHome                        string            // MinIO's parent user of ivy's OpenID sessions
-	export                         string            // the zip of `mc admin cluster iam export A`
-	migrated                       string            // opa-sts migrate minio --out
-	secrets                        []string          // every secret key of a user or service account, root's password
-	report                         migrationReport
 }
 
 type migrationReport struct {
