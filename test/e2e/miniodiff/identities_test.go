@@ -31,7 +31,10 @@ type identity struct {
 	// policy variables lead): every request there is in the CI sample.
 	homes []string
 
-	creds [2]miniocreds.Value
+	// minted: each server issued its own credentials (an STS session, a
+	// service account a session created): they may refuse.
+	minted bool
+	creds  [2]miniocreds.Value
 	// refused is the error of the STS call on each server ("" when it
 	// issued credentials).
 	refused [2]string
@@ -83,7 +86,7 @@ func (e *env) identities(t *testing.T) []*identity {
 	for _, ar := range []struct {
 		user, policy string
 	}{{"alice", ""}, {"bob", bobSessionPolicy}} {
-		id := &identity{Name: ar.user, Kind: "assume-role", docs: append(userDocs(ar.user), ar.policy),
+		id := &identity{Name: ar.user, Kind: "assume-role", minted: true, docs: append(userDocs(ar.user), ar.policy),
 			homes: []string{"data/home/" + ar.user + "/"}}
 		if ar.policy != "" {
 			id.Name += "+session-policy"
@@ -110,7 +113,7 @@ func (e *env) identities(t *testing.T) []*identity {
 			pols = claimPolicies(rolePolicy)
 		}
 		sub, _ := c.claims["sub"].(string)
-		base := identity{Groups: groups, About: c.expected, GroupsVariable: slices.Contains(pols, groupsVariablePolicy), docs: docsOf(pols...),
+		base := identity{minted: true, Groups: groups, About: c.expected, GroupsVariable: slices.Contains(pols, groupsVariablePolicy), docs: docsOf(pols...),
 			homes: []string{"data/oidc/" + sub + "/", "data/home/" + sub + "/", "data/home/" + openIDParent(sub, e.oidc.Issuer()) + "/", "shared/uploads/" + sub + "/"}}
 		for _, g := range groups {
 			base.homes = append(base.homes, "teams/"+g+"/")
@@ -171,7 +174,7 @@ func (e *env) sessionServiceAccount(t *testing.T, sess *identity) *identity {
 	t.Helper()
 	ak, sk := "svc-oidc-"+sess.Name, "svc-oidc-"+sess.Name+"-secret-0123456789"
 	e.secrets = append(e.secrets, sk)
-	id := &identity{Name: ak, Kind: "service-account", About: "of the web-identity session of " + sess.Name,
+	id := &identity{Name: ak, Kind: "service-account", minted: true, About: "of the web-identity session of " + sess.Name,
 		Groups: sess.Groups, GroupsVariable: sess.GroupsVariable, creds: static(ak, sk), docs: sess.docs, homes: sess.homes}
 	for i, s := range []*minioserver.Server{e.a, e.b} {
 		if sess.refused[i] != "" {
