@@ -22,7 +22,8 @@ var iamEvaluateDecl = &rego.Function{
 	Name: IAMEvaluateName,
 	Description: "Evaluates IAM-style permission statements (a policy document {Statement: [...]} or a list of " +
 		"statements: Effect, Action/NotAction, Resource/NotResource, Condition, ${...} variables) against a request " +
-		"{action, resource, context: {condition key: value or [values]}, variables: {\"jwt:sub\": ...}}. An explicit " +
+		"{action, resource, context: {condition key: value or [values]}, variables: {\"jwt:sub\": ...}, minio_bucket_match: " +
+		"bool (a bucket's ARN also matches as \"<arn>/\", as MinIO matches bucket requests)}. An explicit " +
 		"Deny wins, then any Allow. Returns {\"decision\": \"allow\"|\"deny\"|\"no_match\", \"statement\": index, " +
 		"\"sid\": Sid}. Variable values are literal (a claim holding * widens nothing); a variable given a list of " +
 		"strings stands for each value (a pattern using it is the list of its expansions, at most 64); an undefined variable never " +
@@ -141,6 +142,7 @@ var (
 	keyResource   = ast.InternedTerm("resource")
 	keyContext    = ast.InternedTerm("context")
 	keyVariables  = ast.InternedTerm("variables")
+	keyMinIO      = ast.InternedTerm("minio_bucket_match")
 	keyDecision   = ast.InternedTerm("decision")
 	keyStatement  = ast.InternedTerm("statement")
 	keySid        = ast.InternedTerm("sid")
@@ -256,6 +258,13 @@ func iamRequest(o ast.Object) (*iam.Request, error) {
 	}
 	if r.Resource, err = str(keyResource); err != nil {
 		return nil, err
+	}
+	if t := o.Get(keyMinIO); t != nil {
+		b, ok := t.Value.(ast.Boolean)
+		if !ok {
+			return nil, fmt.Errorf("request.minio_bucket_match must be a boolean")
+		}
+		r.MinIOBucket = bool(b)
 	}
 	if t := o.Get(keyContext); t != nil {
 		ctx, ok := t.Value.(ast.Object)

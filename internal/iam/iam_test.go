@@ -387,3 +387,29 @@ func TestMultiValuedVariablesBounded(t *testing.T) {
 		t.Errorf("8x9 expansions: got %v, want no_match", got)
 	}
 }
+
+// MinIO matches a request on a bucket as "<bucket>/", or as a pattern
+// without wildcards equal to the bucket.
+func TestMinIOBucketMatch(t *testing.T) {
+	p := mustCompile(t, `{"Version": "2012-10-17", "Statement": [
+		{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": ["arn:aws:s3:::reports/*", "arn:aws:s3:::logs", "arn:aws:s3:::*b", "arn:aws:s3:::home/${jwt:sub}/*"]}]}`)
+	for _, c := range []struct {
+		resource string
+		minio    bool
+		want     Decision
+	}{
+		{"arn:aws:s3:::reports", false, NoMatch},
+		{"arn:aws:s3:::reports", true, Allow},
+		{"arn:aws:s3:::logs", true, Allow},
+		{"arn:aws:s3:::logs", false, Allow},
+		{"arn:aws:s3:::ab", false, Allow},
+		{"arn:aws:s3:::ab", true, NoMatch}, // "*b" matches neither "ab/" nor equals "ab"
+		{"arn:aws:s3:::other", true, NoMatch},
+		{"arn:aws:s3:::home", true, NoMatch},
+	} {
+		r := &Request{Action: "s3:ListBucket", Resource: c.resource, MinIOBucket: c.minio, Vars: map[string]string{"jwt:sub": "alice"}}
+		if got, _ := p.Evaluate(r); got != c.want {
+			t.Errorf("%s (minio %v): got %v, want %v", c.resource, c.minio, got, c.want)
+		}
+	}
+}

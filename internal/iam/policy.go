@@ -61,6 +61,12 @@ type Request struct {
 	// MaxExpansions patterns matches nothing. A name in Vars wins over the
 	// same name here.
 	Multi map[string][]string
+	// MinIOBucket matches a request on a bucket (Resource is the bucket's
+	// ARN) the way MinIO's policy engine does: as the bucket's ARN followed
+	// by "/", or as a pattern without wildcards equal to it. So
+	// "arn:aws:s3:::b/*" covers bucket b itself. For documents written
+	// against MinIO (its session and service-account policies).
+	MinIOBucket bool
 }
 
 // MaxExpansions bounds the patterns one template expands to with
@@ -420,7 +426,7 @@ func (st *statement) applies(r *Request) bool {
 	if matchesAny(st.actions, r.Action, r, grant && !st.notAction) == st.notAction {
 		return false
 	}
-	if matchesAny(st.resources, r.Resource, r, grant && !st.notResource) == st.notResource {
+	if st.matchesResource(r, grant && !st.notResource) == st.notResource {
 		return false
 	}
 	for i := range st.conditions {
@@ -436,6 +442,37 @@ func (st *statement) applies(r *Request) bool {
 		}
 	}
 	return true
+}
+
+func (st *statement) matchesResource(r *Request, grant bool) bool {
+	if !r.MinIOBucket {
+		return matchesAny(st.resources, r.Resource, r, grant)
+	}
+	slashed := r.Resource + "/"
+	for i := range st.resources {
+		t := &st.resources[i]
+		if t.matches(slashed, r, grant) || (!t.wildcards() && t.matches(r.Resource, r, grant)) {
+			return true
+		}
+	}
+	return false
+}
+
+// wildcards reports whether the template's policy text holds * or ?
+// (substituted values are literal).
+func (t *template) wildcards() bool {
+	if t.any {
+		return true
+	}
+	if t.parts == nil {
+		return slices.ContainsFunc(t.static, func(c pchar) bool { return c.kind != pLit })
+	}
+	for _, part := range t.parts {
+		if part.varID == "" && strings.ContainsAny(part.text, "*?") {
+			return true
+		}
+	}
+	return false
 }
 
 // Evaluate returns the decision for r and the index of the statement that

@@ -77,12 +77,11 @@ func Migrate(in Input) (*Result, error) {
 		in.IAM = &IAM{}
 	}
 	items := slices.Clone(in.Items)
-	openID := len(in.Providers) > 0
 
 	// Canned policies become roles of the same name.
 	roles := map[string]any{}
 	for _, name := range sortedKeys(in.IAM.Policies) {
-		role, its := translatePolicy(name, in.IAM.Policies[name], openID)
+		role, its := translatePolicy(name, in.IAM.Policies[name])
 		roles[name] = role
 		items = append(items, its...)
 	}
@@ -117,11 +116,14 @@ func Migrate(in Input) (*Result, error) {
 		claimBased++
 		// The policy claim names policies, comma-separated or as an array.
 		// MinIO rewrites it at issuance to the policies that exist then.
+		// Only the provider's own tokens (aud holds its client id, or azp
+		// is it): a role_policy provider's sessions of the same issuer
+		// keep the claim, and MinIO gives them their role's policies only.
 		claim := p.PolicyClaim()
 		for _, pol := range sortedKeys(in.IAM.Policies) {
-			bindings = append(bindings, map[string]any{
-				"role": pol, "issuer": iss, "claim_lists": map[string]any{claim: []string{pol}},
-			})
+			bindings = append(bindings,
+				map[string]any{"role": pol, "issuer": iss, "claim_lists": map[string]any{claim: []string{pol}}, "claims": map[string]any{"aud": []string{p.ClientID}}},
+				map[string]any{"role": pol, "issuer": iss, "claim_lists": map[string]any{claim: []string{pol}}, "clients": []string{p.ClientID}})
 		}
 	}
 	if claimBased > 1 {
@@ -140,17 +142,20 @@ func Migrate(in Input) (*Result, error) {
 		userNames[u] = true
 	}
 	memberOf := map[string][]string{}
+	// A member of a disabled group has no policy at all in MinIO, its own
+	// included (cmd/iam-store.go, policyDBGet): it is denied everything.
+	inDisabled := map[string]string{}
 	for _, g := range sortedKeys(in.IAM.Groups) {
 		grp := in.IAM.Groups[g]
-		if !grp.Enabled {
-			if len(in.IAM.GroupPolicies[g]) > 0 {
-				items = append(items, Item{KindNote, "group " + g, "disabled: its policies are given to no one (as in MinIO)"})
-			}
-			continue
-		}
 		for _, m := range grp.Members {
-			memberOf[m] = append(memberOf[m], g)
 			userNames[m] = true
+			if !grp.Enabled {
+				if _, seen := inDisabled[m]; !seen {
+					inDisabled[m] = g
+				}
+				continue
+			}
+			memberOf[m] = append(memberOf[m], g)
 		}
 	}
 	for _, u := range sortedKeys(userNames) {
@@ -175,6 +180,10 @@ func Migrate(in Input) (*Result, error) {
 		}
 		if enabled, known := in.IAM.Users[u]; known && !enabled {
 			items = append(items, Item{KindNote, "user " + u, "disabled in MinIO: MinIO refuses its credentials, whatever its roles"})
+		}
+		if g, ok := inDisabled[u]; ok {
+			items = append(items, Item{KindNote, "user " + u, "member of the disabled group " + g + ": MinIO gives it no policy at all, so it gets no role"})
+			continue
 		}
 		if len(pols) > 0 {
 			sort.Strings(pols)

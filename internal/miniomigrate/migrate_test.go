@@ -116,9 +116,9 @@ func TestReadPolicyDir(t *testing.T) {
 	}
 }
 
-func translate(t *testing.T, doc string, openID bool) ([]any, []Item) {
+func translate(t *testing.T, doc string) ([]any, []Item) {
 	t.Helper()
-	role, items := translatePolicy("p", json.RawMessage(doc), openID)
+	role, items := translatePolicy("p", json.RawMessage(doc))
 	return role["statements"].([]any), items
 }
 
@@ -176,7 +176,7 @@ func TestTranslateStatements(t *testing.T) {
 			denyAllJSON, KindUntranslated, "Principal"},
 		{"not a policy", `{"Version":"2012-10-17"}`, denyAllJSON, KindUntranslated, "no Statement"},
 	} {
-		sts, items := translate(t, c.doc, false)
+		sts, items := translate(t, c.doc)
 		if got := mustJSON(sts); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
 		}
@@ -187,13 +187,10 @@ func TestTranslateStatements(t *testing.T) {
 			t.Errorf("%s: no %s item with %q in %+v", c.name, c.kind, c.reason, items)
 		}
 	}
-	// ${aws:username} means something else for OpenID sessions only.
+	// ${aws:username} is MinIO's own value at the MinIO contract: nothing to report.
 	doc := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::home/${aws:username}/*"}]}`
-	if _, items := translate(t, doc, false); len(items) != 0 {
-		t.Errorf("no OpenID: %+v", items)
-	}
-	if _, items := translate(t, doc, true); !hasItem(items, KindChanged, "policy p", "hash of the token's sub and iss") {
-		t.Errorf("OpenID: %+v", items)
+	if _, items := translate(t, doc); len(items) != 0 {
+		t.Errorf("${aws:username}: %+v", items)
 	}
 }
 
@@ -227,7 +224,9 @@ func TestMigrate(t *testing.T) {
 		}
 	}
 	users := doc["minio"].(map[string]any)["users"].(map[string][]string)
-	if !slices.Equal(users["alice"], []string{"home", "teams"}) || !slices.Equal(users["bob"], []string{"teams"}) ||
+	// bob is in the disabled group oldies: MinIO gives him no policy at all.
+	if !slices.Equal(users["alice"], []string{"home", "teams"}) || users["bob"] != nil ||
+		!hasItem(res.Report.Items, KindNote, "user bob", "disabled group oldies") ||
 		!slices.Equal(users["uid=dora,ou=people,dc=example,dc=com"], []string{"diagnostics"}) {
 		t.Errorf("users: %v", users)
 	}
@@ -236,21 +235,25 @@ func TestMigrate(t *testing.T) {
 		t.Errorf("LDAP groups: %v", groups)
 	}
 	bindings := doc["bindings"].([]any)
-	// claim_lists bindings for each of the 7 policies, and two for each of
-	// the partners' role policies ("listbucket" does not exist there).
-	if len(bindings) != 7+2 {
+	// Two claim_lists bindings (aud, azp) for each of the 7 policies, and
+	// two for each of the partners' role policies ("listbucket" does not
+	// exist there).
+	if len(bindings) != 7*2+2 {
 		t.Fatalf("bindings: %s", mustJSON(bindings))
 	}
-	if got := mustJSON(bindings[0]); got != `{"claim_lists":{"policy":["consoleAdmin"]},"issuer":"https://idp.example.com/realms/storage","role":"consoleAdmin"}` {
+	if got := mustJSON(bindings[0]); got != `{"claim_lists":{"policy":["consoleAdmin"]},"claims":{"aud":["minio"]},"issuer":"https://idp.example.com/realms/storage","role":"consoleAdmin"}` {
 		t.Errorf("first binding: %s", got)
 	}
-	if got := mustJSON(bindings[7]); got != `{"claims":{"aud":["minio-partners"]},"description":"MinIO identity_openid:partners role_policy","issuer":"https://partners.example.org","role":"readonly"}` {
+	if got := mustJSON(bindings[1]); got != `{"claim_lists":{"policy":["consoleAdmin"]},"clients":["minio"],"issuer":"https://idp.example.com/realms/storage","role":"consoleAdmin"}` {
+		t.Errorf("second binding: %s", got)
+	}
+	if got := mustJSON(bindings[14]); got != `{"claims":{"aud":["minio-partners"]},"description":"MinIO identity_openid:partners role_policy","issuer":"https://partners.example.org","role":"readonly"}` {
 		t.Errorf("role policy binding: %s", got)
 	}
 	if !hasItem(res.Report.Items, KindUntranslated, "role_policy listbucket", "no such canned policy") {
 		t.Errorf("report: %s", res.Report.Text())
 	}
-	if s := res.Report.Summary; s.Providers != 2 || s.Roles != 7 || s.Users != 3 || s.Groups != 1 || s.ServiceAccounts != 1 || s.Untranslated != 2 {
+	if s := res.Report.Summary; s.Providers != 2 || s.Roles != 7 || s.Users != 2 || s.Groups != 1 || s.ServiceAccounts != 1 || s.Untranslated != 2 {
 		t.Errorf("summary: %+v", s)
 	}
 }
@@ -262,5 +265,31 @@ func TestResolveIssuersFailsClosed(t *testing.T) {
 	_, err := ResolveIssuers(t.Context(), down.Client(), []Provider{{ConfigURL: down.URL, ClientID: "x"}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "--issuer") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A MinIO configured through its environment prints those settings as
+// comments in "mc admin config get": they are the configuration.
+func TestParseConfigEnvironmentComments(t *testing.T) {
+	out := `# MINIO_IDENTITY_OPENID_CONFIG_URL=https://idp.example.com/.well-known/openid-configuration
+# MINIO_IDENTITY_OPENID_CLIENT_ID=minio-claims
+# MINIO_IDENTITY_OPENID_CLAIM_PREFIX=minio_
+identity_openid enable= display_name= config_url= client_id= client_secret= claim_name=policy claim_userinfo= role_policy=
+# MINIO_IDENTITY_OPENID_CONFIG_URL_ROLE=https://idp.example.com/.well-known/openid-configuration
+# MINIO_IDENTITY_OPENID_CLIENT_ID_ROLE=minio-role
+# MINIO_IDENTITY_OPENID_ROLE_POLICY_ROLE=readonly
+identity_openid:role client_id=other
+# identity_openid:old config_url=https://old.example.com/.well-known/openid-configuration client_id=old
+`
+	ps, items, err := ParseConfig(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 2 || ps[0].ClientID != "minio-claims" || ps[0].PolicyClaim() != "minio_policy" ||
+		ps[1].Name != "role" || ps[1].ClientID != "minio-role" || ps[1].RolePolicy != "readonly" {
+		t.Fatalf("providers: %+v", ps)
+	}
+	if !hasItem(items, KindNote, "identity_openid:old", "disabled") {
+		t.Errorf("items: %+v", items)
 	}
 }

@@ -136,14 +136,43 @@ func splitEnvSetting(s string) (setting, name string, ok bool) {
 // ParseConfig reads the output of "mc admin config get ALIAS
 // identity_openid": one line per provider, "identity_openid[:NAME]
 // key=value ...", values quoted when they hold spaces.
+//
+// Settings MinIO takes from its environment are printed as comments
+// ("# MINIO_IDENTITY_OPENID_CONFIG_URL=..."): they are read too, and win
+// over the stored configuration as they do in MinIO. A provider printed
+// commented out is disabled.
 func ParseConfig(r io.Reader) ([]Provider, []Item, error) {
 	settings := map[string]map[string]string{}
+	fromEnv := map[string]map[string]string{}
 	var items []Item
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
+		if comment, ok := strings.CutPrefix(line, "#"); ok {
+			comment = strings.TrimSpace(comment)
+			switch {
+			case strings.HasPrefix(comment, envPrefix):
+				key, value, ok := strings.Cut(comment, "=")
+				if !ok {
+					return nil, nil, fmt.Errorf("line %d: %q is not KEY=VALUE", n, clip(comment))
+				}
+				setting, name, ok := splitEnvSetting(strings.TrimPrefix(key, envPrefix))
+				if !ok {
+					items = append(items, Item{Kind: KindUntranslated, Subject: key, Reason: "not an identity_openid setting MinIO knows"})
+					continue
+				}
+				if fromEnv[name] == nil {
+					fromEnv[name] = map[string]string{}
+				}
+				fromEnv[name][setting] = value
+			case strings.HasPrefix(comment, "identity_openid"):
+				target, _, _ := strings.Cut(comment, " ")
+				items = append(items, Item{Kind: KindNote, Subject: target, Reason: "printed commented out (disabled): not migrated"})
+			}
+			continue
+		}
+		if line == "" {
 			continue
 		}
 		fields, err := splitConfigLine(line)
@@ -173,6 +202,14 @@ func ParseConfig(r io.Reader) ([]Provider, []Item, error) {
 	}
 	if err := sc.Err(); err != nil {
 		return nil, nil, fmt.Errorf("read configuration: %w", err)
+	}
+	for name, kv := range fromEnv {
+		if settings[name] == nil {
+			settings[name] = map[string]string{}
+		}
+		for k, v := range kv {
+			settings[name][k] = v
+		}
 	}
 	providers, more := providersFrom(settings)
 	return providers, append(items, more...), nil

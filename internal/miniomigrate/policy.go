@@ -48,9 +48,8 @@ func denyAll(reason string) map[string]any {
 	}
 }
 
-// translatePolicy turns one canned policy into a role. openID tells
-// whether OpenID sessions may have it (their ${aws:username} differs).
-func translatePolicy(name string, doc json.RawMessage, openID bool) (map[string]any, []Item) {
+// translatePolicy turns one canned policy into a role.
+func translatePolicy(name string, doc json.RawMessage) (map[string]any, []Item) {
 	subject := "policy " + name
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
@@ -83,7 +82,7 @@ func translatePolicy(name string, doc json.RawMessage, openID bool) (map[string]
 		if sid, ok := m["Sid"].(string); ok && sid != "" {
 			label = fmt.Sprintf("%s statement %d (%s)", subject, i, sid)
 		}
-		sts, its, err := translateStatement(m, openID)
+		sts, its, err := translateStatement(m)
 		for _, it := range its {
 			it.Subject = label
 			items = append(items, it)
@@ -101,7 +100,7 @@ func translatePolicy(name string, doc json.RawMessage, openID bool) (map[string]
 
 // translateStatement returns the statements that mean what st means to
 // MinIO, and what it had to change.
-func translateStatement(st map[string]any, openID bool) ([]any, []Item, error) {
+func translateStatement(st map[string]any) ([]any, []Item, error) {
 	for k := range st {
 		switch k {
 		case "Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition":
@@ -111,7 +110,7 @@ func translateStatement(st map[string]any, openID bool) ([]any, []Item, error) {
 	}
 	deny := st["Effect"] == "Deny"
 	var items []Item
-	if err := checkVariables(st, openID, deny, &items); err != nil {
+	if err := checkVariables(st, deny, &items); err != nil {
 		return nil, items, err
 	}
 	out := clone(st)
@@ -275,7 +274,7 @@ func allObjectActions(actions []string) bool {
 
 // checkVariables reports the policy variables whose meaning differs from
 // MinIO's, and refuses those opa-sts does not define.
-func checkVariables(st map[string]any, openID, deny bool, items *[]Item) error {
+func checkVariables(st map[string]any, deny bool, items *[]Item) error {
 	seen := map[string]bool{}
 	var walk func(v any) error
 	walk = func(v any) error {
@@ -296,7 +295,7 @@ func checkVariables(st map[string]any, openID, deny bool, items *[]Item) error {
 					continue
 				}
 				seen[name] = true
-				if err := variable(name, openID, deny, items); err != nil {
+				if err := variable(name, deny, items); err != nil {
 					return err
 				}
 			}
@@ -323,7 +322,7 @@ func checkVariables(st map[string]any, openID, deny bool, items *[]Item) error {
 	return nil
 }
 
-func variable(name string, openID, deny bool, items *[]Item) error {
+func variable(name string, deny bool, items *[]Item) error {
 	lower := strings.ToLower(name)
 	switch {
 	case lower == "*", lower == "?", lower == "$":
@@ -339,9 +338,9 @@ func variable(name string, openID, deny bool, items *[]Item) error {
 			*items = append(*items, Item{KindChanged, "", fmt.Sprintf("${%s}: MinIO leaves it unsubstituted (not one of its policy variables), so it never matched; opa-sts substitutes the claim", name)})
 		}
 	case lower == "aws:username":
-		if openID {
-			*items = append(*items, Item{KindChanged, "", "${aws:username}: for OpenID sessions MinIO uses a hash of the token's sub and iss, opa-sts the subject; MinIO's own users keep their name"})
-		}
+		// At the MinIO contract it is MinIO's own value (the user, the
+		// parent of derived credentials; for OpenID sessions a hash of sub
+		// and iss), as MinIO computes it.
 	default:
 		return fmt.Errorf("${%s}: opa-sts defines ${jwt:<claim>} and ${aws:username} only", name)
 	}

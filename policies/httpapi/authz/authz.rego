@@ -120,16 +120,34 @@ request := {
 	"variables": variables,
 }
 
-# ${aws:username} is MinIO's own user (the parent of its STS sessions and
-# service accounts, as MinIO has it), else the identity's subject. MinIO
-# itself gives an OpenID session a hash of its subject and issuer there.
-variables := object.union(object.get(id, "variables", {}), {"aws:username": minio_user}) if {
+# ${aws:username} is MinIO's own: the "username" it puts first in the
+# conditions (the user, the parent of derived credentials, a hash of sub
+# and iss for an OpenID session; a client's query parameter of that name
+# only comes after it), else MinIO's user, else the identity's subject.
+variables := object.union(object.get(id, "variables", {}), {"aws:username": minio_username}) if {
+	is_string(minio_username)
+} else := object.union(object.get(id, "variables", {}), {"aws:username": minio_user}) if {
 	minio_user
 } else := object.get(id, "variables", {})
 
+minio_username := input.conditions.username[0]
+
 # The statements of all the roles are evaluated as one set (each role's
 # compiled once): an explicit Deny in any role wins, then any Allow.
-identity_outcome := sts.iam_evaluate_roles(object.get(mapping.config, "roles", {}), roles, request).decision
+identity_outcome := "allow" if {
+	owner_derived
+} else := sts.iam_evaluate_roles(object.get(mapping.config, "roles", {}), roles, request).decision
+
+# A credential derived from MinIO's root (its service account or STS
+# session) that carries a session policy: MinIO sends owner false for it,
+# and decides by the session policy alone. MinIO's principal type, first
+# in the conditions, is "Account" when the parent is root.
+owner_derived if {
+	object.get(minio, "owner", "allow") != "deny"
+	not input_claims.iss
+	input.conditions.principaltype[0] == "Account"
+	input_claims.sessionPolicy
+}
 
 session_policy := json.unmarshal(base64.decode(input.claims.sessionPolicy)) if {
 	is_string(input.claims.sessionPolicy)
@@ -137,7 +155,9 @@ session_policy := json.unmarshal(base64.decode(input.claims.sessionPolicy)) if {
 	is_object(input.claims.sessionPolicy)
 }
 
-narrowed := sts.iam_evaluate(session_policy, request).decision
+# Session policies are MinIO documents: a bucket request is matched the
+# way MinIO matches it ("arn:aws:s3:::b/*" covers bucket b).
+narrowed := sts.iam_evaluate(session_policy, object.union(request, {"minio_bucket_match": input.object == ""})).decision
 
 # deny from either wins; allow needs both when there is a session policy.
 outcome := identity_outcome if {

@@ -209,20 +209,45 @@ test_custom_token_sessions_map_the_tokens_subject if {
 	not authz.allow with input as minio("s3:GetObject", "homes", "0f3c/a.txt", {"claims": openid}) with data.opa_sts as custom_config
 }
 
-# ${aws:username} is MinIO's own user for its users' service accounts and
-# STS sessions (the parent, as MinIO has it), and the identity's subject
-# for an identity provider's sessions.
-test_aws_username_is_the_minio_user_or_the_subject if {
+# ${aws:username} is MinIO's own value, the first "username" of its
+# conditions: the user, the parent of derived credentials, a hash for an
+# OpenID session. A client's query parameter of that name comes after it.
+with_username(req, names) := object.union(req, {"conditions": object.union(req.conditions, {"username": names})})
+
+test_aws_username_is_minios_username if {
 	homes := object.union(config, {
 		"roles": object.union(config.roles, {"own": {"statements": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::homes/${aws:username}/*"}]}}),
 		"minio": {"users": {"carol": ["own"]}},
 		"bindings": array.concat(config.bindings, [{"role": "own", "issuer": iss, "realm_roles": ["s3-user"]}]),
 	})
-	svc := minio("s3:GetObject", "homes", "carol/a.txt", {"account": "SVCACCOUNTKEY", "claims": {"parent": "carol", "sa-policy": "inherited-policy"}})
+	svc := with_username(minio("s3:GetObject", "homes", "carol/a.txt", {"account": "SVCACCOUNTKEY", "claims": {"parent": "carol", "sa-policy": "inherited-policy"}}), ["carol"])
 	authz.allow with input as svc with data.opa_sts as homes
-	not authz.allow with input as object.union(svc, {"object": "SVCACCOUNTKEY/a.txt"}) with data.opa_sts as homes
-	authz.allow with input as minio("s3:GetObject", "homes", "0f3c/a.txt", {}) with data.opa_sts as homes
-	not authz.allow with input as minio("s3:GetObject", "homes", "ABCDEFGHIJKLMNOPQRST/a.txt", {}) with data.opa_sts as homes
+	authz.allow with input as with_username(svc, ["carol", "dave"]) with data.opa_sts as homes
+	not authz.allow with input as with_username(object.union(svc, {"object": "dave/a.txt"}), ["carol", "dave"]) with data.opa_sts as homes
+	oidc := with_username(minio("s3:GetObject", "homes", "Xh4sh/a.txt", {}), ["Xh4sh"])
+	authz.allow with input as oidc with data.opa_sts as homes
+	not authz.allow with input as object.union(oidc, {"object": "0f3c/a.txt"}) with data.opa_sts as homes
+}
+
+# Root's service accounts and STS sessions with a session policy: MinIO
+# sends owner false and decides by the session policy alone.
+root_sp := base64.encode(json.marshal({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject"], "Resource": "arn:aws:s3:::reports/*"}]}))
+
+root_svc(action, obj, ptype) := object.union(
+	minio(action, "reports", obj, {"account": "ROOTSVC", "claims": {"parent": "minioadmin", "sa-policy": "embedded-policy", "sessionPolicy": root_sp}}),
+	{"conditions": object.union(base("x", "y", "").conditions, {"principaltype": ptype})},
+)
+
+test_owner_derived_with_a_session_policy if {
+	allowed(root_svc("s3:GetObject", "q3.csv", ["Account"]))
+	not allowed(root_svc("s3:PutObject", "q3.csv", ["Account"]))
+	not allowed(root_svc("s3:GetObject", "q3.csv", ["User"]))
+	not allowed(root_svc("s3:GetObject", "q3.csv", ["User", "Account"]))
+	not authz.allow with input as root_svc("s3:GetObject", "q3.csv", ["Account"]) with data.opa_sts as object.union(config, {"minio": {"owner": "deny"}})
+
+	# the session policy matches bucket requests as MinIO does: reports/* covers the bucket
+	allowed(root_svc("s3:ListBucket", "", ["Account"]))
+	not allowed(object.union(root_svc("s3:ListBucket", "", ["Account"]), {"bucket": "other"}))
 }
 
 # MinIO's policy claim as migrated: bindings on claim_lists (a
