@@ -43,10 +43,19 @@ var cannedPolicies = map[string]string{
 	  {"Effect":"Allow","Action":["s3:GetObject","s3:PutObject","s3:DeleteObject"],"Resource":["arn:aws:s3:::reports/*"],"Condition":{"IpAddress":{"aws:SourceIp":["10.1.0.0/16"]}}},
 	  {"Effect":"Allow","Action":["s3:ListBucket"],"Resource":["arn:aws:s3:::reports"],"Condition":{"IpAddress":{"aws:SourceIp":["10.1.0.0/16","127.0.0.1/32"]}}},
 	  {"Effect":"Deny","Action":["s3:PutObject","s3:DeleteObject"],"Resource":["arn:aws:s3:::reports/*"],"Condition":{"NotIpAddress":{"aws:SourceIp":["10.1.5.0/24"]}}}]}`,
-	// aws:SecureTransport (the servers listen on plain HTTP: false).
+	// aws:SecureTransport: false on A and B (plain HTTP), true on A' and
+	// B' (HTTPS). On vault, Allows that need it true and a Deny when it is
+	// false: the Deny alone refuses over plain HTTP what is allowed
+	// without a condition (GetObjectTagging; ListBucket and home-user's
+	// GetBucketLocation too: MinIO matches a request on the bucket itself
+	// as the resource "vault/", which vault/* matches, minio/pkg
+	// policy/statement.go IsAllowed). On logs, an Allow that needs it true
+	// and no Deny. (secureTransportProbes.)
 	"vault-secure": `{"Version":"2012-10-17","Statement":[
 	  {"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":["arn:aws:s3:::vault/*"],"Condition":{"Bool":{"aws:SecureTransport":["true"]}}},
 	  {"Effect":"Allow","Action":["s3:ListBucket"],"Resource":["arn:aws:s3:::vault"]},
+	  {"Effect":"Allow","Action":["s3:GetObjectTagging"],"Resource":["arn:aws:s3:::vault/*"]},
+	  {"Effect":"Allow","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::logs/*"],"Condition":{"Bool":{"aws:SecureTransport":["true"]}}},
 	  {"Effect":"Deny","Action":["s3:*"],"Resource":["arn:aws:s3:::vault/*"],"Condition":{"Bool":{"aws:SecureTransport":["false"]}}}]}`,
 	// A Deny-only policy.
 	"no-deletes": `{"Version":"2012-10-17","Statement":[
@@ -84,6 +93,35 @@ var cannedPolicies = map[string]string{
 	  {"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::shared","arn:aws:s3:::shared/*"]},
 	  {"Effect":"Allow","Action":["s3:PutObject"],"Resource":["arn:aws:s3:::shared/uploads/${jwt:sub}/*"]},
 	  {"Effect":"Deny","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::shared/secret/*"]}]}`,
+}
+
+// secureTransportProbe is a request aws:SecureTransport decides for the
+// identities of a name (frank: the user and his AssumeRole session, both
+// holding vault-secure), with the answer both servers of each transport
+// must give: every such request of the matrix must answer so (whatever
+// its source address), and each must be made.
+type secureTransportProbe struct {
+	identity    string
+	req         request // Op, Bucket, Key
+	http, https string  // the outcome code over plain HTTP and over HTTPS
+	why         string
+}
+
+var secureTransportProbes = []secureTransportProbe{
+	{"frank", request{Op: opGetObject, Bucket: "logs", Key: "app.log"}, "AccessDenied", allowed,
+		"the Allow needs SecureTransport true, and no Deny applies"},
+	{"frank", request{Op: opGetObjectTagging, Bucket: "vault", Key: "secret.bin"}, "AccessDenied", allowed,
+		"an Allow without a condition: the Deny on SecureTransport false alone refuses it"},
+	{"frank", request{Op: opGetBucketLocation, Bucket: "vault"}, "AccessDenied", allowed,
+		"home-user allows it on every bucket: the Deny on SecureTransport false (vault/*, which a request on the bucket, vault/, matches) alone refuses it"},
+	{"frank", request{Op: opGetObject, Bucket: "vault", Key: "secret.bin"}, "AccessDenied", allowed,
+		"the Allow needs SecureTransport true, and the Deny on false refuses it too"},
+	{"frank", request{Op: opPutObject, Bucket: "vault", Key: "new.bin"}, "AccessDenied", allowed,
+		"the Allow needs SecureTransport true, and the Deny on false refuses it too"},
+}
+
+func (p secureTransportProbe) matches(id *identity, r request) bool {
+	return id.Name == p.identity && r.Op == p.req.Op && r.Bucket == p.req.Bucket && r.Key == p.req.Key
 }
 
 // The policy that uses ${jwt:groups} as a variable (see deliberate.go's

@@ -7,12 +7,10 @@ import (
 	"testing"
 
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
-
-	"github.com/opa-sts/opa-sts/test/e2e/minioserver"
 )
 
 // identity is one caller, with its credentials on each server (sessions
-// are minted by each server for itself).
+// are minted by each server for itself, over its transport).
 type identity struct {
 	Name  string `json:"name"`
 	Kind  string `json:"kind"`
@@ -34,10 +32,11 @@ type identity struct {
 	// minted: each server issued its own credentials (an STS session, a
 	// service account a session created): they may refuse.
 	minted bool
-	creds  [2]miniocreds.Value
+	// creds are its credentials on each of env.servers() (A, B, A', B').
+	creds [4]miniocreds.Value
 	// refused is the error of the STS call on each server ("" when it
 	// issued credentials).
-	refused [2]string
+	refused [4]string
 }
 
 func (id *identity) String() string {
@@ -48,9 +47,9 @@ func (id *identity) String() string {
 	return s
 }
 
-func static(ak, sk string) [2]miniocreds.Value {
+func static(ak, sk string) [4]miniocreds.Value {
 	v := miniocreds.Value{AccessKeyID: ak, SecretAccessKey: sk}
-	return [2]miniocreds.Value{v, v}
+	return [4]miniocreds.Value{v, v, v, v}
 }
 
 // identities builds every caller: MinIO's users and service accounts as
@@ -80,12 +79,14 @@ func (e *env) identities(t *testing.T) []*identity {
 		ids = append(ids, &identity{Name: sa.accessKey, Kind: "service-account", About: about, creds: static(sa.accessKey, sa.secret), docs: docs,
 			homes: []string{"data/home/" + sa.parent + "/", "data/home/" + sa.accessKey + "/"}})
 	}
-	servers := [2]*minioserver.Server{e.a, e.b}
+	servers := e.servers()
 
-	// AssumeRole of MinIO's own users, with and without a session policy.
+	// AssumeRole of MinIO's own users, with and without a session policy
+	// (frank's sessions hold vault-secure, with its aws:SecureTransport
+	// conditions).
 	for _, ar := range []struct {
 		user, policy string
-	}{{"alice", ""}, {"bob", bobSessionPolicy}} {
+	}{{"alice", ""}, {"bob", bobSessionPolicy}, {"frank", ""}} {
 		id := &identity{Name: ar.user, Kind: "assume-role", minted: true, docs: append(userDocs(ar.user), ar.policy),
 			homes: []string{"data/home/" + ar.user + "/"}}
 		if ar.policy != "" {
@@ -98,7 +99,7 @@ func (e *env) identities(t *testing.T) []*identity {
 			if err != nil {
 				t.Fatal(err)
 			}
-			id.creds[i], id.refused[i] = retrieve(c)
+			id.creds[i], id.refused[i] = e.retrieve(c)
 		}
 		ids = append(ids, id)
 	}
@@ -128,7 +129,7 @@ func (e *env) identities(t *testing.T) []*identity {
 				if err != nil {
 					t.Fatal(err)
 				}
-				id.creds[i], id.refused[i] = retrieve(cr)
+				id.creds[i], id.refused[i] = e.retrieve(cr)
 			}
 			return &id
 		}
@@ -156,7 +157,7 @@ func (e *env) identities(t *testing.T) []*identity {
 				if err != nil {
 					t.Fatal(err)
 				}
-				id.creds[i], id.refused[i] = retrieve(cr)
+				id.creds[i], id.refused[i] = e.retrieve(cr)
 			}
 			ids = append(ids, &id)
 		}
@@ -176,13 +177,14 @@ func (e *env) sessionServiceAccount(t *testing.T, sess *identity) *identity {
 	e.secrets = append(e.secrets, sk)
 	id := &identity{Name: ak, Kind: "service-account", minted: true, About: "of the web-identity session of " + sess.Name,
 		Groups: sess.Groups, GroupsVariable: sess.GroupsVariable, creds: static(ak, sk), docs: sess.docs, homes: sess.homes}
-	for i, s := range []*minioserver.Server{e.a, e.b} {
+	for i, s := range e.servers() {
 		if sess.refused[i] != "" {
 			id.refused[i] = "its session was refused"
 			continue
 		}
 		v := sess.creds[i]
-		alias := map[string]string{"S": "http://" + v.AccessKeyID + ":" + v.SecretAccessKey + ":" + v.SessionToken + "@" + s.Addr}
+		scheme, _, _ := strings.Cut(s.URL, "://")
+		alias := map[string]string{"S": scheme + "://" + v.AccessKeyID + ":" + v.SecretAccessKey + ":" + v.SessionToken + "@" + s.Addr}
 		if out, err := mcRun(t, e.dir, alias, "admin", "user", "svcacct", "add", "S", v.AccessKeyID, "--access-key", ak, "--secret-key", sk); err != nil {
 			id.refused[i] = fmt.Sprintf("mc admin user svcacct add: %v: %s", err, strings.TrimSpace(out))
 		}
@@ -190,8 +192,10 @@ func (e *env) sessionServiceAccount(t *testing.T, sess *identity) *identity {
 	return id
 }
 
-func retrieve(c *miniocreds.Credentials) (miniocreds.Value, string) {
-	v, err := c.GetWithContext(nil)
+// retrieve makes the STS call of c (with the client that trusts A' and
+// B').
+func (e *env) retrieve(c *miniocreds.Credentials) (miniocreds.Value, string) {
+	v, err := c.GetWithContext(&miniocreds.CredContext{Client: e.client})
 	if err != nil {
 		return v, err.Error()
 	}
@@ -242,6 +246,21 @@ func (id *identity) relevant(r request) bool {
 	for _, d := range id.docs {
 		if strings.Contains(d, "NotResource") || strings.Contains(d, `"arn:aws:s3:::*"`) ||
 			strings.Contains(d, "arn:aws:s3:::"+r.Bucket+`"`) || strings.Contains(d, "arn:aws:s3:::"+r.Bucket+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// secureTransport: a policy that may apply to id has an
+// aws:SecureTransport condition and names r's bucket.
+func (id *identity) secureTransport(r request) bool {
+	if r.Bucket == "" {
+		return false
+	}
+	for _, d := range id.docs {
+		if strings.Contains(d, "aws:SecureTransport") &&
+			(strings.Contains(d, "arn:aws:s3:::"+r.Bucket+`"`) || strings.Contains(d, "arn:aws:s3:::"+r.Bucket+"/")) {
 			return true
 		}
 	}

@@ -131,14 +131,15 @@ func (e *env) matrix(ids []*identity, seed uint64, full bool, ciSize int) []test
 		return all
 	}
 	// The sample: every request in an identity's own namespaces (and every
-	// deliberate case); then one request of each stratum (identity,
-	// operation, bucket) where a policy of the identity names the bucket,
-	// one of each other stratum, and more of the first kind, until ciSize.
+	// deliberate case, every request aws:SecureTransport may decide); then
+	// one request of each stratum (identity, operation, bucket) where a
+	// policy of the identity names the bucket, one of each other stratum,
+	// and more of the first kind, until ciSize.
 	strata := map[string][]testCase{}
 	var relevant, other []string
 	var picked []testCase
 	for _, c := range all {
-		if deliberate(c.id, c.req).applies || c.id.atHome(c.req) {
+		if deliberate(c.id, c.req).applies || c.id.atHome(c.req) || c.id.secureTransport(c.req) {
 			picked = append(picked, c)
 			continue
 		}
@@ -172,4 +173,22 @@ func (e *env) matrix(ids []*identity, seed uint64, full bool, ciSize int) []test
 	}
 	rng.Shuffle(len(picked), func(i, j int) { picked[i], picked[j] = picked[j], picked[i] })
 	return picked
+}
+
+// tlsSample is the part of the CI sample also sent over HTTPS (to A' and
+// B'): every request aws:SecureTransport may decide and every deliberate
+// case, then the first request (in the sample's seeded order) of each
+// stratum of identity, operation and bucket. It returns indices into
+// cases.
+func tlsSample(cases []testCase) []int {
+	var out []int
+	seen := map[string]bool{}
+	for i, c := range cases {
+		k := fmt.Sprintf("%s %s %s %s", c.id.Kind, c.id.Name, c.req.Op, c.req.Bucket)
+		if deliberate(c.id, c.req).applies || c.id.secureTransport(c.req) || !seen[k] {
+			out = append(out, i)
+		}
+		seen[k] = true
+	}
+	return out
 }

@@ -19,14 +19,11 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"time"
 
 	miniocreds "github.com/minio/minio-go/v7/pkg/credentials"
 	"github.com/minio/minio-go/v7/pkg/s3utils"
 	"github.com/minio/minio-go/v7/pkg/signer"
 )
-
-var httpClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16}}
 
 // outcome is a normalised answer: Code is "allowed" for a 2xx answer, else
 // the S3 (or admin API) error code; Detail is what an allowed answer
@@ -46,8 +43,9 @@ func (o outcome) String() string {
 
 const allowed = "allowed"
 
-// call sends one signed request to endpoint (http://host:port).
-func call(ctx context.Context, endpoint string, creds miniocreds.Value, method, path string, query url.Values, body []byte, sourceIP string) (int, []byte, error) {
+// call sends one signed request to endpoint (http://host:port or
+// https://host:port) with client.
+func call(ctx context.Context, client *http.Client, endpoint string, creds miniocreds.Value, method, path string, query url.Values, body []byte, sourceIP string) (int, []byte, error) {
 	u, err := url.Parse(endpoint)
 	if err != nil {
 		return 0, nil, err
@@ -69,7 +67,7 @@ func call(ctx context.Context, endpoint string, creds miniocreds.Value, method, 
 		// Added after signing, as a proxy in front of MinIO would.
 		req.Header.Set("X-Forwarded-For", sourceIP)
 	}
-	resp, err := httpClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -96,7 +94,7 @@ func errorCode(status int, body []byte) string {
 }
 
 // do performs r with creds against endpoint and normalises the answer.
-func do(ctx context.Context, endpoint string, creds miniocreds.Value, r request) outcome {
+func do(ctx context.Context, client *http.Client, endpoint string, creds miniocreds.Value, r request) outcome {
 	var (
 		method = http.MethodGet
 		path   = "/" + r.Bucket
@@ -134,7 +132,7 @@ func do(ctx context.Context, endpoint string, creds miniocreds.Value, r request)
 	default:
 		panic("unknown op " + r.Op)
 	}
-	status, raw, err := call(ctx, endpoint, creds, method, path, query, body, r.SourceIP)
+	status, raw, err := call(ctx, client, endpoint, creds, method, path, query, body, r.SourceIP)
 	if err != nil {
 		return outcome{Code: "transport error: " + err.Error()}
 	}

@@ -4,9 +4,12 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,16 +26,23 @@ import (
 	"github.com/opa-sts/opa-sts/test/e2e/idp"
 	"github.com/opa-sts/opa-sts/test/e2e/minioserver"
 	"github.com/opa-sts/opa-sts/test/e2e/opasts"
+	"github.com/opa-sts/opa-sts/test/e2e/testpki"
 )
 
 // env is everything the differential test runs against.
 type env struct {
-	dir      string
-	oidc     *idp.OIDCProvider
-	a, b     *minioserver.Server // A: MinIO's own IAM; B: opa-sts as its policy plugin
-	opa      *opasts.Server
-	rootA    *minio.Client
-	rootB    *minio.Client
+	dir  string
+	oidc *idp.OIDCProvider
+	a, b *minioserver.Server // A: MinIO's own IAM; B: opa-sts as its policy plugin
+	// aTLS and bTLS (A' and B') are A and B again, serving HTTPS: the
+	// same IAM (the import of A's export), OpenID settings, opa-sts (B's)
+	// and objects.
+	aTLS, bTLS *minioserver.Server
+	opa        *opasts.Server
+	roots      [4]*minio.Client // root's clients of servers(), in its order
+	// client sends every request, STS calls included: it trusts the CA of
+	// A' and B'.
+	client   *http.Client
 	seed     map[string]string // bucket/key → content
 	ivyHome  string            // MinIO's parent user of ivy's OpenID sessions
 	export   string            // the zip of `mc admin cluster iam export A`
@@ -167,17 +177,39 @@ func envFile(kv [][2]string) string {
 
 func rootClient(t *testing.T, s *minioserver.Server) *minio.Client {
 	t.Helper()
-	c, err := minio.New(s.Addr, &minio.Options{Creds: miniocreds.NewStaticV4(minioserver.RootUser, minioserver.RootPassword, ""), Region: "us-east-1"})
+	c, err := minio.New(s.Addr, &minio.Options{Creds: miniocreds.NewStaticV4(minioserver.RootUser, minioserver.RootPassword, ""), Region: "us-east-1",
+		Secure: s.CA != "", Transport: s.Client.Transport})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
+// servers are A, B, A', B': the index of a server's credentials in an
+// identity's creds (a transport's pair is a and a+1).
+func (e *env) servers() [4]*minioserver.Server {
+	return [4]*minioserver.Server{e.a, e.b, e.aTLS, e.bTLS}
+}
+
+// serverName is the name of servers()[i] in messages.
+func serverName(i int) string { return [4]string{"A", "B", "A'", "B'"}[i] }
+
+// transport is a pair of servers, MinIO's own IAM (servers()[a]) and
+// MinIO with opa-sts (servers()[a+1]), and how requests reach them.
+type transport struct {
+	name string
+	a    int
+}
+
+// transports: plain HTTP (aws:SecureTransport false) and HTTPS (true).
+var transports = [2]transport{{"http", 0}, {"https", 2}}
+
 // setUp starts the OpenID provider and MinIO A, configures A's IAM with
 // mc, exports it, migrates the export with opa-sts, starts opa-sts with
 // the migrated data and MinIO B with opa-sts as its policy plugin, and
-// imports A's IAM into B. Both get the same buckets and objects.
+// imports A's IAM into B. A' and B' are A and B over HTTPS (the
+// certificate of a test CA), with A's IAM imported as into B. All four
+// get the same buckets and objects.
 func setUp(t *testing.T) *env {
 	t.Helper()
 	requireBinaries(t)
@@ -205,7 +237,6 @@ func setUp(t *testing.T) *env {
 	phase("the OpenID provider")
 
 	e.a = minioserver.Start(t, e.dir, envList(openid)...)
-	e.rootA = rootClient(t, e.a)
 	phase("MinIO A")
 	e.configureA(t)
 	phase("A's IAM with mc")
@@ -237,15 +268,41 @@ func setUp(t *testing.T) *env {
 
 	// opa-sts first: MinIO started while its plugin is down serves root
 	// under its own IAM (docs/minio.md).
-	e.b = minioserver.Start(t, e.dir, append(envList(openid),
-		"MINIO_POLICY_PLUGIN_URL="+e.opa.URL+"/v1/data/httpapi/authz/allow")...)
-	e.rootB = rootClient(t, e.b)
+	plugin := append(envList(openid), "MINIO_POLICY_PLUGIN_URL="+e.opa.URL+"/v1/data/httpapi/authz/allow")
+	e.b = minioserver.Start(t, e.dir, plugin...)
 	phase("MinIO B")
-	e.importB(t)
-	phase("mc admin cluster iam import")
 
-	for _, c := range []*minio.Client{e.rootA, e.rootB} {
-		e.seedObjects(t, c)
+	// A' and B': mc trusts their CA from its configuration directory.
+	pki := testpki.New(t, filepath.Join(e.dir, "pki"))
+	cas := filepath.Join(e.dir, ".mc", "certs", "CAs")
+	if err := os.MkdirAll(cas, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ca, err := os.ReadFile(pki.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(cas, "test-ca.crt"), string(ca))
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(ca) {
+		t.Fatalf("no certificate in %s", pki.CA)
+	}
+	e.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 16,
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	cert := minioserver.TLS{Cert: pki.ServerCert, Key: pki.ServerKey, CA: pki.CA}
+	e.aTLS = minioserver.StartTLS(t, e.dir, cert, envList(openid)...)
+	e.bTLS = minioserver.StartTLS(t, e.dir, cert, plugin...)
+	phase("MinIO A' and B' (HTTPS)")
+
+	e.checkGroups(t, e.a)
+	for _, s := range []*minioserver.Server{e.b, e.aTLS, e.bTLS} {
+		e.importInto(t, s)
+	}
+	phase("mc admin cluster iam import into B, A' and B'")
+
+	for i, s := range e.servers() {
+		e.roots[i] = rootClient(t, s)
+		e.seedObjects(t, e.roots[i])
 	}
 	phase("buckets and objects")
 	return e
@@ -471,32 +528,37 @@ func (e *env) checkMigrationOutput(t *testing.T, res opasts.Result) {
 	t.Logf("migrated data: %d bytes; report: %d items, summary %v", len(data), len(e.report.Items), e.report.Summary)
 }
 
-// importB loads A's IAM into B. MinIO's import adds group members but not a
-// group's status (cmd/admin-handlers-users.go, importIAM), so disabled
-// groups are disabled again, as an operator moving servers would.
-func (e *env) importB(t *testing.T) {
+// importInto loads A's IAM into s (B, A' or B'). MinIO's import adds
+// group members but not a group's status (cmd/admin-handlers-users.go,
+// importIAM), so disabled groups are disabled again, as an operator moving
+// servers would.
+func (e *env) importInto(t *testing.T, s *minioserver.Server) {
 	t.Helper()
-	root := map[string]string{"B": e.b.RootAlias()}
-	out := mc(t, e.dir, root, "admin", "cluster", "iam", "import", "B", e.export)
+	root := map[string]string{"S": s.RootAlias()}
+	out := mc(t, e.dir, root, "admin", "cluster", "iam", "import", "S", e.export)
 	if strings.Contains(out, `"failed"`) && !strings.Contains(out, `"failed":{}`) {
-		t.Logf("IAM import into B: %s", out)
+		t.Logf("IAM import into %s: %s", s.URL, out)
 	}
 	for _, g := range minioGroups {
 		if g.disabled {
-			mc(t, e.dir, root, "admin", "group", "disable", "B", g.name)
+			mc(t, e.dir, root, "admin", "group", "disable", "S", g.name)
 		}
 	}
-	for _, s := range []*minioserver.Server{e.a, e.b} {
-		alias := map[string]string{"S": s.RootAlias()}
-		for _, g := range minioGroups {
-			info := mc(t, e.dir, alias, "admin", "group", "info", "S", g.name)
-			want := `"groupStatus":"enabled"`
-			if g.disabled {
-				want = `"groupStatus":"disabled"`
-			}
-			if !strings.Contains(info, want) {
-				t.Fatalf("group %s on %s: want %s, got %s", g.name, s.Addr, want, info)
-			}
+	e.checkGroups(t, s)
+}
+
+// checkGroups: every group of s has the status the fixture gives it.
+func (e *env) checkGroups(t *testing.T, s *minioserver.Server) {
+	t.Helper()
+	alias := map[string]string{"S": s.RootAlias()}
+	for _, g := range minioGroups {
+		info := mc(t, e.dir, alias, "admin", "group", "info", "S", g.name)
+		want := `"groupStatus":"enabled"`
+		if g.disabled {
+			want = `"groupStatus":"disabled"`
+		}
+		if !strings.Contains(info, want) {
+			t.Fatalf("group %s on %s: want %s, got %s", g.name, s.URL, want, info)
 		}
 	}
 }
@@ -523,11 +585,12 @@ func (e *env) putSeed(t *testing.T, c *minio.Client, bucketKey string) {
 	}
 }
 
-// restore puts bucket/key back as seeded on both servers (after a write
-// one of them allowed), so that no request sees another's side effect.
-func (e *env) restore(t *testing.T, bucket, key string) {
+// restore puts bucket/key back as seeded on both servers of tr (after a
+// write one of them allowed), so that no request sees another's side
+// effect.
+func (e *env) restore(t *testing.T, tr transport, bucket, key string) {
 	t.Helper()
-	for _, c := range []*minio.Client{e.rootA, e.rootB} {
+	for _, c := range e.roots[tr.a : tr.a+2] {
 		if _, ok := e.seed[bucket+"/"+key]; ok {
 			e.putSeed(t, c, bucket+"/"+key)
 			continue

@@ -6,11 +6,15 @@ package minioserver
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,11 +37,24 @@ func Binary(t testing.TB) string {
 
 // Server is a running MinIO.
 type Server struct {
-	// Addr is the S3 (and STS) endpoint, host:port; URL is http://Addr.
+	// Addr is the S3 (and STS) endpoint, host:port; URL is http://Addr,
+	// or https://Addr for a server StartTLS started.
 	Addr, URL string
-	cmd       *exec.Cmd
-	logs      *opasts.SyncBuffer
-	done      chan struct{}
+	// CA is the file of the CA that issued a StartTLS server's
+	// certificate ("" for plain HTTP).
+	CA string
+	// Client is an HTTP client for URL (it trusts CA).
+	Client *http.Client
+	cmd    *exec.Cmd
+	logs   *opasts.SyncBuffer
+	done   chan struct{}
+}
+
+// TLS names the PEM files a server serves HTTPS with: its certificate
+// (for 127.0.0.1) and private key, and the CA that issued them
+// (test/e2e/testpki's PKI: Cert ServerCert, Key ServerKey, CA CA).
+type TLS struct {
+	Cert, Key, CA string
 }
 
 // Start runs `minio server` over a fresh directory under dir with env
@@ -46,13 +63,55 @@ type Server struct {
 // printed when the test failed.
 func Start(t testing.TB, dir string, env ...string) *Server {
 	t.Helper()
+	return start(t, dir, nil, env)
+}
+
+// StartTLS is Start for a server that serves HTTPS (only) with the
+// certificate of cert: MinIO serves TLS when its --certs-dir holds
+// public.crt and private.key.
+func StartTLS(t testing.TB, dir string, cert TLS, env ...string) *Server {
+	t.Helper()
+	return start(t, dir, &cert, env)
+}
+
+func start(t testing.TB, dir string, cert *TLS, env []string) *Server {
+	t.Helper()
 	data, err := os.MkdirTemp(dir, "minio-data-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
 	console := "127.0.0.1:" + strconv.Itoa(opasts.FreePort(t))
-	cmd := exec.Command(Binary(t), "server", data, "--address", addr, "--console-address", console, "--quiet")
+	args := []string{"server", data, "--address", addr, "--console-address", console, "--quiet"}
+	s := &Server{Addr: addr, URL: "http://" + addr, logs: &opasts.SyncBuffer{}, done: make(chan struct{}),
+		Client: &http.Client{Transport: &http.Transport{Proxy: nil}}}
+	if cert != nil {
+		certs, err := os.MkdirTemp(dir, "minio-certs-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for from, to := range map[string]string{cert.Cert: "public.crt", cert.Key: "private.key"} {
+			raw, err := os.ReadFile(from)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(certs, to), raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ca, err := os.ReadFile(cert.CA)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(ca) {
+			t.Fatalf("no certificate in %s", cert.CA)
+		}
+		args = append(args, "--certs-dir", certs)
+		s.URL, s.CA = "https://"+addr, cert.CA
+		s.Client.Transport = &http.Transport{Proxy: nil, TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	cmd := exec.Command(Binary(t), args...)
 	cmd.Env = append([]string{
 		"HOME=" + dir,
 		"PATH=" + os.Getenv("PATH"),
@@ -62,7 +121,7 @@ func Start(t testing.TB, dir string, env ...string) *Server {
 		"MINIO_UPDATE=off",
 		"MINIO_CI_CD=on",
 	}, env...)
-	s := &Server{Addr: addr, URL: "http://" + addr, cmd: cmd, logs: &opasts.SyncBuffer{}, done: make(chan struct{})}
+	s.cmd = cmd
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -90,7 +149,7 @@ func (s *Server) waitReady(timeout time.Duration) error {
 		default:
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/minio/health/ready", nil)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := s.Client.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -143,7 +202,9 @@ func MC(t testing.TB, aliases map[string]string, args ...string) (string, error)
 	return string(out), err
 }
 
-// RootAlias is MC's alias URL for the server's root credentials.
+// RootAlias is MC's alias URL for the server's root credentials (https://
+// for a StartTLS server: mc must then trust CA, e.g. by SSL_CERT_FILE).
 func (s *Server) RootAlias() string {
-	return "http://" + RootUser + ":" + RootPassword + "@" + s.Addr
+	scheme, _, _ := strings.Cut(s.URL, "://")
+	return scheme + "://" + RootUser + ":" + RootPassword + "@" + s.Addr
 }
