@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -97,11 +99,12 @@ discovery document unless --issuer CONFIG_URL=ISSUER gives it.`,
 				if in.IAM.Policies == nil {
 					in.IAM.Policies = map[string]json.RawMessage{}
 				}
-				for name, doc := range pols {
-					if prev, ok := in.IAM.Policies[name]; ok && !sameJSON(prev, doc) {
-						return fmt.Errorf("--policies: policy %q differs from the one in --iam-export", name)
+				for _, name := range slices.Sorted(maps.Keys(pols)) {
+					if prev, ok := in.IAM.Policies[name]; ok && !sameJSON(prev, pols[name]) {
+						in.Items = append(in.Items, miniomigrate.Item{Kind: miniomigrate.KindNote, Subject: "policy " + name,
+							Reason: "--policies gives it, as well as --iam-export, written differently: the --policies one is migrated"})
 					}
-					in.IAM.Policies[name] = doc
+					in.IAM.Policies[name] = pols[name]
 				}
 			}
 			known := map[string]string{}

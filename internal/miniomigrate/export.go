@@ -206,6 +206,11 @@ func ReadPolicyDir(dir string) (map[string]json.RawMessage, error) {
 		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
 			continue
 		}
+		if info, err := e.Info(); err != nil {
+			return nil, err
+		} else if info.Size() > maxExportFile {
+			return nil, fmt.Errorf("%s: larger than %d MiB", e.Name(), maxExportFile>>20)
+		}
 		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
 		if err != nil {
 			return nil, err
