@@ -104,7 +104,7 @@ func Migrate(in Input) (*Result, error) {
 			// that its aud holds the client id, or its azp is it.
 			for _, pol := range splitPolicies(p.RolePolicy) {
 				if !exists(pol) {
-					items = append(items, Item{KindUntranslated, p.label() + " role_policy " + pol, "no such canned policy: left out (MinIO refuses such sessions)"})
+					items = append(items, Item{KindUntranslated, p.label() + " role_policy " + pol, "no such canned policy: left out (MinIO ignores it too, and refuses the provider's sessions when none of its role policies exists)"})
 					continue
 				}
 				bindings = append(bindings,

@@ -4,9 +4,9 @@
 // claims set costs microseconds whatever the number of bindings. Each
 // binding is indexed under the values of one of its set criteria (clients,
 // subjects, groups, scopes or realm_roles), so only the bindings that can
-// apply to the claims are checked (claim_lists, anchored on their items,
-// too); bindings with only client_roles or claims criteria are checked on
-// every resolution.
+// apply to the claims are checked (bindings with claim_lists are anchored
+// on their items first); bindings with only client_roles or claims
+// criteria are checked on every resolution.
 //
 // A binding applies when its issuer is the claims' "iss" and every
 // criterion it names holds (OR within a list, AND across criteria); a
@@ -75,8 +75,15 @@ const (
 func (ib *issuerBindings) add(b binding) {
 	i := len(ib.all)
 	ib.all = append(ib.all, b)
-	// The most selective criterion first: a client or subject names one
-	// workload, groups and scopes are shared by many.
+	// The most selective criterion first. A claim list names a policy
+	// (MinIO's policy claim, where every token of the provider's client
+	// carries it: anchoring on the client would check every policy's
+	// binding for each token); a client or subject names one workload;
+	// groups and scopes are shared by many.
+	if len(b.claimLists) > 0 {
+		ib.anchorClaimList(b, i)
+		return
+	}
 	for kind, vals := range [anchorKinds]set{b.clients, b.subjects, b.groups, b.scopes, b.realmRoles} {
 		if vals == nil {
 			continue
@@ -89,22 +96,23 @@ func (ib *issuerBindings) add(b binding) {
 		}
 		return
 	}
-	if len(b.claimLists) > 0 {
-		// Anchored under (claim, item) of its first claim by name.
-		claim := slices.Sorted(maps.Keys(b.claimLists))[0]
-		if !slices.Contains(ib.listClaims, claim) {
-			ib.listClaims = append(ib.listClaims, claim)
-		}
-		if ib.by[anchorClaimList] == nil {
-			ib.by[anchorClaimList] = map[string][]int{}
-		}
-		for v := range b.claimLists[claim] {
-			k := claimListKey(claim, v)
-			ib.by[anchorClaimList][k] = append(ib.by[anchorClaimList][k], i)
-		}
-		return
-	}
 	ib.scan = append(ib.scan, i)
+}
+
+// anchorClaimList anchors binding i under (claim, item) of its first
+// claim list by name.
+func (ib *issuerBindings) anchorClaimList(b binding, i int) {
+	claim := slices.Sorted(maps.Keys(b.claimLists))[0]
+	if !slices.Contains(ib.listClaims, claim) {
+		ib.listClaims = append(ib.listClaims, claim)
+	}
+	if ib.by[anchorClaimList] == nil {
+		ib.by[anchorClaimList] = map[string][]int{}
+	}
+	for v := range b.claimLists[claim] {
+		k := claimListKey(claim, v)
+		ib.by[anchorClaimList][k] = append(ib.by[anchorClaimList][k], i)
+	}
 }
 
 func claimListKey(claim, item string) string { return claim + "\x00" + item }
