@@ -50,6 +50,7 @@ func run() int {
 	root.AddCommand(newCredentialsCommand())
 	root.AddCommand(newPrincipalsCommand())
 	root.AddCommand(newMigrateCommand())
+	root.AddCommand(newPoliciesCommand())
 	readASTFromStoreByDefault(root)
 	reportStartFailures(root)
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	opacmd "github.com/open-policy-agent/opa/cmd"
+	"github.com/open-policy-agent/opa/v1/rego"
 )
 
 const migrateTestdata = "../../internal/miniomigrate/testdata/"
@@ -92,5 +93,48 @@ func TestMigrateMinIOCommandRefusals(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "data.json")); err == nil {
 		t.Error("a refused migration wrote data.json")
+	}
+}
+
+// The migrated data and the written library run as they are: the
+// decision of a migrated MinIO user.
+func TestPoliciesWriteRunsWithMigratedData(t *testing.T) {
+	dir := t.TempDir()
+	lib := filepath.Join(dir, "policy")
+	cmd := newPoliciesCommand()
+	cmd.SetOut(&bytes.Buffer{})
+	cmd.SetArgs([]string{"write", lib})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	cmd = newPoliciesCommand()
+	cmd.SetArgs([]string{"write", lib})
+	if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("a second write into the same folder: %v", err)
+	}
+	out := filepath.Join(dir, "migrated")
+	if text, err := runMigrate(t, "--out", out, "--iam-export", migrateTestdata+"iam-export.zip"); err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	// alice (home policy, and teams through the group devs) in MinIO's
+	// plugin contract, as MinIO posts it.
+	decide := func(bucket, object string) bool {
+		t.Helper()
+		r := rego.New(rego.Query("data.httpapi.authz.allow"), rego.Load([]string{lib, filepath.Join(out, "data.json")}, nil),
+			rego.Input(map[string]any{
+				"account": "alice", "action": "s3:GetObject", "bucket": bucket, "object": object, "owner": false,
+				"claims": map[string]any{}, "conditions": map[string]any{"username": []string{"alice"}, "principaltype": []string{"User"}},
+			}))
+		rs, err := r.Eval(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs.Allowed()
+	}
+	if !decide("home", "alice/notes.txt") {
+		t.Error("alice's home denied")
+	}
+	if decide("home", "bob/notes.txt") {
+		t.Error("bob's home allowed to alice")
 	}
 }
