@@ -207,8 +207,34 @@ func runDev(ctx context.Context, o devOptions) error {
 			s3 = "http://" + o.s3Addr
 		}
 	}
+	// The banner's commands must work the moment it is printed: OPA's
+	// server binds its listener in Serve, which may not have happened yet.
+	if err := waitListening(ctx, o.addr, served); err != nil {
+		return err
+	}
 	printDevBanner(os.Stderr, bannerInfo{stsURL: stsURL, devIssuer: devIssuer, addr: o.addr, files: f, s3: s3, s3Addr: o.s3Addr})
 	return <-served
+}
+
+// waitListening returns once addr accepts connections, or with the error
+// Serve ended with.
+func waitListening(ctx context.Context, addr string, served chan error) error {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
+		if err == nil {
+			_ = c.Close()
+			return nil
+		}
+		select {
+		case err := <-served:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // requireLoopback refuses an address other machines can reach: dev mode
