@@ -4,11 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
-	"fmt"
 	"io/fs"
 	"slices"
-	"sort"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -18,131 +15,26 @@ import (
 
 	_ "github.com/opa-sts/opa-sts/builtins" // sts.* built-ins
 	"github.com/opa-sts/opa-sts/internal/miniomigrate"
+	mt "github.com/opa-sts/opa-sts/internal/miniomigrate/miniomigratetest"
 	"github.com/opa-sts/opa-sts/policies"
 )
 
-// The MinIO deployment of internal/miniomigrate's BenchmarkMigrate: 100
-// canned policies, 1,000 mappings (700 users, 50 MinIO groups, 200 LDAP
-// users, 50 LDAP groups), one claim-based OpenID provider. A copy of its
-// generator (benchPolicy, benchIAM in internal/miniomigrate/bench_test.go:
-// a test file cannot be imported): change both together.
-const (
-	migIssuer    = "https://idp.example.com/realms/storage"
-	migConfigURL = migIssuer + "/.well-known/openid-configuration"
-	migPolicies  = 100
-)
-
-type jobj = map[string]any
-
-func jstrs(s ...string) []string { return s }
-
-func migPolicy(i int) json.RawMessage {
-	arn := func(format string) string { return "arn:aws:s3:::" + fmt.Sprintf(format, i) }
-	ip := jobj{"IpAddress": jobj{"aws:SourceIp": jstrs("10.0.0.0/8", "192.168.0.0/16")}}
-	var st []any
-	switch i % 5 {
-	case 0, 1:
-		v := "${aws:username}"
-		if i%5 == 1 {
-			v = "${jwt:sub}"
-		}
-		home := jobj{"Sid": "Home", "Effect": "Allow", "Action": jstrs("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
-			"Resource": jstrs(arn("home-%03d/") + v + "/*")}
-		if i%5 == 1 {
-			home["Condition"] = ip
-		}
-		st = append(st, home,
-			jobj{"Effect": "Allow", "Action": jstrs("s3:ListBucket"), "Resource": jstrs(arn("home-%03d")),
-				"Condition": jobj{"StringLike": jobj{"s3:prefix": jstrs(v+"/*", v)}}},
-			jobj{"Effect": "Allow", "Action": jstrs("s3:GetBucketLocation", "s3:ListAllMyBuckets"), "Resource": jstrs("arn:aws:s3:::*")},
-			jobj{"Effect": "Deny", "Action": jstrs("s3:DeleteObject", "s3:PutObject"), "Resource": jstrs(arn("home-%03d/*/locked/*"))})
-	case 2:
-		st = append(st,
-			jobj{"Effect": "Allow", "Action": jstrs("s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"), "Resource": jstrs(arn("team-%03d/*"))},
-			jobj{"Effect": "Allow", "Action": jstrs("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"), "Resource": jstrs(arn("team-%03d/*")), "Condition": ip},
-			jobj{"Effect": "Deny", "Action": jstrs("s3:DeleteBucket", "s3:PutBucketPolicy"), "Resource": jstrs("arn:aws:s3:::*")})
-	case 3:
-		st = append(st,
-			jobj{"Effect": "Allow", "Action": jstrs("s3:GetObjectVersion", "s3:GetObjectTagging"), "Resource": jstrs(arn("data-%03d/*"), arn("shared/%03d/*"))},
-			jobj{"Effect": "Allow", "Action": jstrs("s3:ListBucket"), "Resource": jstrs(arn("data-%03d")),
-				"Condition": jobj{"StringLike": jobj{"s3:prefix": jstrs("public/*", "reports/*")}}},
-			jobj{"Effect": "Deny", "Action": jstrs("s3:*"), "Resource": jstrs(arn("data-%03d/*")),
-				"Condition": jobj{"NotIpAddress": jobj{"aws:SourceIp": jstrs("10.0.0.0/8")}}})
-	case 4:
-		st = append(st,
-			jobj{"Effect": "Allow", "Action": jstrs("admin:ServerInfo", "admin:ConsoleLog", "admin:Prometheus", "admin:ServerTrace"), "Resource": jstrs("arn:aws:s3:::*")},
-			jobj{"Effect": "Allow", "Action": jstrs("s3:GetObject", "s3:ListBucket"), "Resource": jstrs(arn("logs-%03d"), arn("logs-%03d/*"))},
-			jobj{"Effect": "Deny", "Action": jstrs("admin:ServerUpdate", "admin:ConfigUpdate"), "Resource": jstrs(arn("logs-%03d"))})
-		if i%10 == 9 {
-			st = append(st, jobj{"Effect": "Allow", "Action": jstrs("admin:ListUsers", "s3:ListBucket"), "Resource": jstrs(arn("logs-%03d"))})
-		}
-	}
-	for j := range i % 4 {
-		st = append(st, jobj{"Effect": "Allow", "Action": jstrs("s3:GetObject", "s3:ListBucket"),
-			"Resource": jstrs(arn("proj-%03d-") + fmt.Sprintf("%d/*", j))})
-	}
-	b, err := json.Marshal(jobj{"Version": "2012-10-17", "Statement": st})
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-func migPolicyName(i int) string { return fmt.Sprintf("pol-%03d", i%migPolicies) }
-
-func migPolicyList(a, n int) []string {
-	var out []string
-	for k := range n {
-		out = append(out, migPolicyName(a+31*k))
-	}
-	sort.Strings(out)
-	return out
-}
-
-func migIAM() *miniomigrate.IAM {
-	iam := &miniomigrate.IAM{Policies: map[string]json.RawMessage{}, Users: map[string]bool{}, Groups: map[string]miniomigrate.Group{},
-		UserPolicies: map[string][]string{}, GroupPolicies: map[string][]string{}, STSUserPolicies: map[string][]string{},
-		ServiceAccounts: map[string]miniomigrate.ServiceAccount{}}
-	for i := range migPolicies {
-		iam.Policies[migPolicyName(i)] = migPolicy(i)
-	}
-	for u := range 700 {
-		name := fmt.Sprintf("user-%03d", u)
-		iam.Users[name] = true
-		iam.UserPolicies[name] = migPolicyList(7*u, 1+u%3)
-	}
-	for g := range 50 {
-		var members []string
-		for k := range 10 {
-			members = append(members, fmt.Sprintf("user-%03d", 14*g+k))
-		}
-		iam.Groups[fmt.Sprintf("group-%02d", g)] = miniomigrate.Group{Members: members, Enabled: true}
-		iam.GroupPolicies[fmt.Sprintf("group-%02d", g)] = migPolicyList(3*g+5, 1+g%2)
-	}
-	for u := range 200 {
-		iam.STSUserPolicies[fmt.Sprintf("uid=ldap-%03d,ou=people,dc=example,dc=com", u)] = migPolicyList(11*u+2, 1+u%2)
-	}
-	for g := range 50 {
-		iam.GroupPolicies[fmt.Sprintf("cn=ldap-group-%02d,ou=groups,dc=example,dc=com", g)] = migPolicyList(13*g+4, 1+g%2)
-	}
-	for s := range 100 {
-		iam.ServiceAccounts[fmt.Sprintf("svc-%03d", s)] = miniomigrate.ServiceAccount{Parent: fmt.Sprintf("user-%03d", 7*s)}
-	}
-	return iam
-}
+// The deployment is internal/miniomigrate/miniomigratetest's: 100 canned
+// policies, 1,000 mappings, one claim-based OpenID provider; the same one
+// BenchmarkMigrate translates.
 
 // migratedData is the generated deployment migrated, as `opa-sts run`
 // reads the data.json `opa-sts migrate minio` writes.
 func migratedData(tb testing.TB) map[string]any {
 	tb.Helper()
 	res, err := miniomigrate.Migrate(miniomigrate.Input{
-		Providers: []miniomigrate.Provider{{ConfigURL: migConfigURL, ClientID: "minio", ClaimName: "policy", Enabled: true}},
-		Issuers:   map[string]string{migConfigURL: migIssuer}, IAM: migIAM(),
+		Providers: []miniomigrate.Provider{{ConfigURL: mt.ConfigURL, ClientID: "minio", ClaimName: "policy", Enabled: true}},
+		Issuers:   map[string]string{mt.ConfigURL: mt.Issuer}, IAM: mt.IAM(),
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if s := res.Report.Summary; s.Roles != migPolicies || s.Bindings != 2*migPolicies || s.Users != 900 || s.Groups != 50 || s.Untranslated != 0 {
+	if s := res.Report.Summary; s.Roles != mt.Policies || s.Bindings != 2*mt.Policies || s.Users != 900 || s.Groups != 50 || s.Untranslated != 0 {
 		tb.Fatalf("summary %+v", s)
 	}
 	b, err := res.JSON()
@@ -167,12 +59,12 @@ func handWrittenData(tb testing.TB) map[string]any {
 	data := migratedData(tb)
 	doc := data["opa_sts"].(map[string]any)
 	var bindings []any
-	for i := range migPolicies {
-		b := map[string]any{"role": migPolicyName(i), "issuer": migIssuer}
+	for i := range mt.Policies {
+		b := map[string]any{"role": mt.PolicyName(i), "issuer": mt.Issuer}
 		if i%2 == 0 {
-			b["groups"] = []any{"/storage/" + migPolicyName(i)}
+			b["groups"] = []any{"/storage/" + mt.PolicyName(i)}
 		} else {
-			b["scopes"] = []any{migPolicyName(i)}
+			b["scopes"] = []any{mt.PolicyName(i)}
 		}
 		bindings = append(bindings, b)
 	}
@@ -216,7 +108,7 @@ type minioCase struct {
 // GET in its home and denied one in another user's (no statement allows).
 func minioCases(handWritten bool) []minioCase {
 	const sub = "6b1f0c2e-alice"
-	claims := map[string]any{"iss": migIssuer, "sub": sub, "aud": "minio", "azp": "minio",
+	claims := map[string]any{"iss": mt.Issuer, "sub": sub, "aud": "minio", "azp": "minio",
 		"preferred_username": "alice", "exp": 4102444800, "accessKey": "ABCDEFGHIJKLMNOPQRST"}
 	if handWritten {
 		// MinIO's STS still wants a policy claim naming one of its
@@ -228,7 +120,7 @@ func minioCases(handWritten bool) []minioCase {
 		claims["policy"] = "pol-005,pol-046"
 	}
 	// MinIO names an OpenID session's parent user after its sub and iss.
-	h := sha256.Sum256([]byte("openid:" + sub + ":" + migIssuer))
+	h := sha256.Sum256([]byte("openid:" + sub + ":" + mt.Issuer))
 	parent := base64.RawURLEncoding.EncodeToString(h[:])
 	openid := func(action, bucket, object string) ast.Value {
 		return minioRequest("ABCDEFGHIJKLMNOPQRST", parent, "AssumedRole", action, bucket, object, claims)
