@@ -86,6 +86,7 @@ FUZZ_TARGETS := \
 	./internal/iam:FuzzSessionPolicyNeverWidens \
 	./internal/iam:FuzzPatternMatch \
 	./internal/iam:FuzzMultiValuedVariable \
+	./internal/miniomigrate:FuzzTranslatePolicy \
 	./plugin/s3iam:FuzzGatewaySigV4 \
 	./policies:FuzzMinIOContractInput \
 	./internal/jsonast:FuzzDecode \
