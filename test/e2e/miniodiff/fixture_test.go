@@ -257,7 +257,7 @@ var buckets = []string{"data", "public", "scratch", "shared", "reports", "vault"
 func seedObjects(ivyHome string) map[string]string {
 	keys := []string{
 		"data/home/alice/notes.txt", "data/home/alice/photos/cat.jpg", "data/home/bob/notes.txt",
-		"data/home/carol/todo.txt", "data/home/frank/x.txt", "data/home/" + ivyHome + "/ivy.txt",
+		"data/home/carol/list.txt", "data/home/frank/x.txt", "data/home/" + ivyHome + "/ivy.txt",
 		"data/home/svc-alice-full/trap.txt",
 		"data/oidc/ann/a.txt", "data/oidc/ann/keep/k.txt", "data/oidc/ben/b.txt", "data/oidc/cat/c.txt", "data/top.txt",
 		"public/readme.txt", "public/docs/guide.txt",
