@@ -234,7 +234,7 @@ func compileStatement(m map[string]any) (statement, error) {
 // AWS user names cannot contain "/" for the same reason.
 //
 // A multi-valued variable's values that contain "/" are left out of an
-// Allow's expansions (see template.each); it must keep at least one.
+// Allow's expansions (see template.matchFrom); it must keep at least one.
 func (st *statement) grantsWith(r *Request) bool {
 	for _, id := range st.vars {
 		if v, ok := r.Vars[id]; ok {
@@ -349,7 +349,7 @@ func (t *template) matches(s string, r *Request, grant bool) bool {
 	if len(r.Multi) > 0 && t.expansions(r, grant) > MaxExpansions {
 		return false
 	}
-	return t.each(nil, 0, r, grant, func(p pattern) bool { return p.match(s, t.fold) })
+	return t.matchFrom(nil, 0, s, r, grant)
 }
 
 // expansions is the number of patterns the template stands for.
@@ -375,9 +375,9 @@ func (t *template) expansions(r *Request, grant bool) int {
 	return n
 }
 
-// each builds the patterns of the template from part i on, after p, and
-// reports whether f holds for one of them.
-func (t *template) each(p pattern, i int, r *Request, grant bool, f func(pattern) bool) bool {
+// matchFrom builds the patterns of the template from part i on, after p,
+// and reports whether s matches one of them.
+func (t *template) matchFrom(p pattern, i int, s string, r *Request, grant bool) bool {
 	for ; i < len(t.parts); i++ {
 		part := t.parts[i]
 		switch {
@@ -397,14 +397,14 @@ func (t *template) each(p pattern, i int, r *Request, grant bool, f func(pattern
 				// A copy of the prefix: the expansions must not share the
 				// array they append to.
 				q := append(make(pattern, 0, len(p)+len(v)+8), p...)
-				if t.each(q.appendLiteral(v, t.fold), i+1, r, grant, f) {
+				if t.matchFrom(q.appendLiteral(v, t.fold), i+1, s, r, grant) {
 					return true
 				}
 			}
 			return false
 		}
 	}
-	return f(p)
+	return p.match(s, t.fold)
 }
 
 func matchesAny(ts []template, s string, r *Request, grant bool) bool {
