@@ -274,9 +274,10 @@ func mergeSorted(a, b []string) []string {
 func (r Report) Text() string {
 	var b strings.Builder
 	s := r.Summary
-	fmt.Fprintf(&b, "migrated: %d providers, %d roles (canned policies), %d bindings, %d MinIO users, %d LDAP groups; %d service accounts stay in MinIO\n",
-		s.Providers, s.Roles, s.Bindings, s.Users, s.Groups, s.ServiceAccounts)
-	fmt.Fprintf(&b, "report: %d untranslated, %d changed, %d translated, %d notes\n", s.Untranslated, s.Changed, s.Translated, s.Notes)
+	fmt.Fprintf(&b, "migrated: %s, %s (canned policies), %s, %s, %s; %s kept in MinIO\n",
+		count(s.Providers, "provider"), count(s.Roles, "role"), count(s.Bindings, "binding"), count(s.Users, "MinIO user"),
+		count(s.Groups, "LDAP group"), count(s.ServiceAccounts, "service account"))
+	fmt.Fprintf(&b, "report: %d untranslated, %d changed, %d translated, %s\n", s.Untranslated, s.Changed, s.Translated, count(s.Notes, "note"))
 	for _, k := range []Kind{KindUntranslated, KindChanged, KindTranslated, KindNote} {
 		for _, it := range r.Items {
 			if it.Kind == k {
@@ -285,6 +286,14 @@ func (r Report) Text() string {
 		}
 	}
 	return b.String()
+}
+
+// count is "1 thing" or "n things".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 // JSON is the data document, indented.
