@@ -134,42 +134,28 @@ func translateStatement(st map[string]any) ([]any, []Item, error) {
 			items = append(items, Item{KindTranslated, "", key + ": s3:GetObject added next to s3:GetObjectVersion, which implies it in MinIO"})
 		}
 	}
-	// MinIO ignores the resources of a statement with an admin: or sts:
-	// action (those have none), for all its actions.
-	var admin, other []string
+	// MinIO ignores the resources of admin: and sts: actions (those have
+	// none). It refuses to store a statement that mixes them with other
+	// actions (minio/pkg policy/statement.go isValid), so one here did not
+	// come from MinIO and means nothing there.
+	admin := 0
 	for _, a := range actions {
 		if strings.HasPrefix(a, "admin:") || strings.HasPrefix(a, "sts:") {
-			admin = append(admin, a)
-		} else {
-			other = append(other, a)
+			admin++
 		}
 	}
-	if len(admin) > 0 {
+	switch {
+	case admin > 0 && admin < len(actions):
+		return nil, items, fmt.Errorf("mixes admin or sts actions with others, which MinIO refuses to store")
+	case admin > 0:
 		_, hadRes := out["Resource"]
 		_, hadNot := out["NotResource"]
-		whole := clone(out)
-		delete(whole, "NotResource")
-		whole["Resource"] = "*"
-		switch {
-		case len(other) == 0:
-			if hadNot || (hadRes && !isStar(out["Resource"])) {
-				items = append(items, Item{KindTranslated, "", "Resource set to \"*\": MinIO ignores the resources of admin and sts actions"})
-			}
-			return []any{whole}, items, nil
-		case deny:
-			items = append(items, Item{KindTranslated, "", "Resource set to \"*\": MinIO ignores the resources of every action of a statement with an admin or sts action, so this Deny covers " +
-				strings.Join(other, ", ") + " on every resource"})
-			return []any{whole}, items, nil
-		default:
-			// An Allow MinIO widens to every resource: not copied.
-			whole["Action"] = anyList(admin)
-			rest := clone(out)
-			rest["Action"] = anyList(other)
-			items = append(items, Item{KindChanged, "", "split in two: MinIO ignores the resources of a statement with an admin or sts action and grants " +
-				strings.Join(other, ", ") + " on every resource; opa-sts keeps its Resource for them"})
-			fixed, its := bucketResources(rest, other, nil)
-			return []any{whole, fixed}, append(items, its...), nil
+		if hadNot || (hadRes && !isStar(out["Resource"])) {
+			items = append(items, Item{KindTranslated, "", "Resource set to \"*\": MinIO ignores the resources of admin and sts actions"})
 		}
+		delete(out, "NotResource")
+		out["Resource"] = "*"
+		return []any{out}, items, nil
 	}
 	_, hasRes := out["Resource"]
 	_, hasNotRes := out["NotResource"]

@@ -80,7 +80,7 @@ func Policy(i int) json.RawMessage {
 			obj{"Effect": "Allow", "Action": strs("s3:GetObject", "s3:ListBucket"), "Resource": strs(arn("logs-%03d"), arn("logs-%03d/*"))},
 			obj{"Effect": "Deny", "Action": strs("admin:ServerUpdate", "admin:ConfigUpdate"), "Resource": strs(arn("logs-%03d"))})
 		if i%10 == 9 {
-			st = append(st, obj{"Effect": "Allow", "Action": strs("admin:ListUsers", "s3:ListBucket"), "Resource": strs(arn("logs-%03d"))})
+			st = append(st, obj{"Effect": "Allow", "Action": strs("admin:ListUsers", "admin:ListGroups"), "Resource": strs(arn("logs-%03d"))})
 		}
 	}
 	for j := range i % 4 {
