@@ -337,7 +337,9 @@ func (c *Config) Resolve(claims ast.Object) Identity {
 	lookup(anchorScope, f.scopes...)
 	lookup(anchorRealmRole, f.realmRoles...)
 	for _, claim := range ib.listClaims {
-		for _, item := range listed(values(claims.Get(ast.StringTerm(claim)))) {
+		items := listed(values(claims.Get(ast.StringTerm(claim))))
+		f.listClaims, f.lists = append(f.listClaims, claim), append(f.lists, items)
+		for _, item := range items {
 			lookup(anchorClaimList, claimListKey(claim, item))
 		}
 	}
@@ -351,6 +353,18 @@ func (c *Config) Resolve(claims ast.Object) Identity {
 type facts struct {
 	subject                    string // the claimed subject, "" if none
 	scopes, groups, realmRoles []string
+	// lists are the items of the claims in listClaims (claim_lists
+	// anchors), split once for all the bindings checked.
+	listClaims []string
+	lists      [][]string
+}
+
+// listed returns the items of claim read as comma-separated lists.
+func (f *facts) listed(c ast.Object, claim string) []string {
+	if i := slices.Index(f.listClaims, claim); i >= 0 {
+		return f.lists[i]
+	}
+	return listed(values(c.Get(ast.StringTerm(claim))))
 }
 
 func (b *binding) applies(c ast.Object, id *Identity, f *facts) bool {
@@ -387,7 +401,7 @@ func (b *binding) applies(c ast.Object, id *Identity, f *facts) bool {
 		}
 	}
 	for claim, want := range b.claimLists {
-		if !want.anyOf(listed(values(c.Get(ast.StringTerm(claim))))) {
+		if !want.anyOf(f.listed(c, claim)) {
 			return false
 		}
 	}
