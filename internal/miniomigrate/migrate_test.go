@@ -79,6 +79,11 @@ func TestParseConfig(t *testing.T) {
 	if _, _, err := ParseConfig(strings.NewReader(`identity_openid config_url="https://x`)); err == nil {
 		t.Error("unterminated quote accepted")
 	}
+	// A secret with a space, unquoted: refused without its text.
+	_, _, err = ParseConfig(strings.NewReader("identity_openid client_id=x client_secret=s3cr3t half2ofsecret\n"))
+	if err == nil || strings.Contains(err.Error(), "half2ofsecret") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("err = %v", err)
+	}
 }
 
 func TestReadIAMExport(t *testing.T) {

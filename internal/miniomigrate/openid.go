@@ -155,7 +155,7 @@ func ParseConfig(r io.Reader) ([]Provider, []Item, error) {
 			case strings.HasPrefix(comment, envPrefix):
 				key, value, ok := strings.Cut(comment, "=")
 				if !ok {
-					return nil, nil, fmt.Errorf("line %d: %q is not KEY=VALUE", n, clip(comment))
+					return nil, nil, fmt.Errorf("line %d: an environment setting that is not KEY=VALUE", n)
 				}
 				setting, name, ok := splitEnvSetting(strings.TrimPrefix(key, envPrefix))
 				if !ok {
@@ -188,10 +188,11 @@ func ParseConfig(r io.Reader) ([]Provider, []Item, error) {
 		if settings[name] == nil {
 			settings[name] = map[string]string{}
 		}
-		for _, f := range fields[1:] {
+		for i, f := range fields[1:] {
 			k, v, ok := strings.Cut(f, "=")
 			if !ok {
-				return nil, nil, fmt.Errorf("line %d: %q is not key=value", n, clip(f))
+				// Not echoed: it may be the rest of an unquoted secret.
+				return nil, nil, fmt.Errorf("line %d: field %d is not key=value (quote values that hold spaces)", n, i+2)
 			}
 			if !knownSetting(k) {
 				items = append(items, Item{Kind: KindUntranslated, Subject: fields[0] + " " + k, Reason: "not an identity_openid setting MinIO knows"})
@@ -373,13 +374,6 @@ func fetchIssuer(ctx context.Context, client *http.Client, configURL string) (st
 		return "", errors.New("discovery document names no issuer")
 	}
 	return doc.Issuer, nil
-}
-
-func clip(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "..."
-	}
-	return s
 }
 
 func appendOnce(items []Item, it Item) []Item {
