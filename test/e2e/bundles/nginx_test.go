@@ -23,6 +23,8 @@ type nginx struct {
 	cmd  *exec.Cmd
 	logs *opasts.SyncBuffer
 	done chan struct{}
+
+	lastMTime time.Time // of the last published file
 }
 
 func startNginx(t *testing.T) *nginx {
@@ -97,11 +99,22 @@ func (n *nginx) Stop() {
 	}
 }
 
-// publish atomically replaces a file of the web root.
+// publish atomically replaces a file of the web root, as a careful
+// publisher does: nginx's ETag is the file's modification time in whole
+// seconds and its size, so two bundles of one size published within one
+// second would share an ETag and the second would be answered 304 Not
+// Modified. Each file published gets a modification time at least a
+// second after the previous one's.
 func (n *nginx) publish(t *testing.T, name string, data []byte) {
 	t.Helper()
 	tmp := filepath.Join(n.Root, "."+name+".tmp")
 	must(t, os.WriteFile(tmp, data, 0o644))
+	mtime := time.Now().Truncate(time.Second)
+	if !mtime.After(n.lastMTime) {
+		mtime = n.lastMTime.Add(time.Second)
+	}
+	n.lastMTime = mtime
+	must(t, os.Chtimes(tmp, mtime, mtime))
 	must(t, os.Rename(tmp, filepath.Join(n.Root, name)))
 }
 
