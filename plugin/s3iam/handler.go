@@ -161,7 +161,7 @@ func (h *handler) deriveSigningKey(ctx context.Context, body []byte, rec *record
 		Region       string `json:"region"`
 		Service      string `json:"service"`
 	}
-	if json.Unmarshal(body, &req) != nil || len(req.Date) != 8 || req.Region == "" || req.Service == "" {
+	if json.Unmarshal(body, &req) != nil || !validScopeDate(req.Date) || !validScopeName(req.Region) || !validScopeName(req.Service) {
 		return nil, errBadRequest
 	}
 	rec.accessKeyID, rec.sessionToken = req.AccessKeyID, req.SessionToken
@@ -289,4 +289,25 @@ func (h *handler) resolvePrincipals(body []byte) (any, *apiError) {
 		}
 	}
 	return map[string]any{"invalid": invalid}, nil
+}
+
+// validScopeDate: a SigV4 credential scope's date, yyyymmdd.
+func validScopeDate(d string) bool {
+	_, err := time.Parse("20060102", d)
+	return err == nil && len(d) == 8
+}
+
+// validScopeName: a region or service of a SigV4 credential scope, as AWS
+// names them (lower-case letters, digits and '-', at most 64).
+func validScopeName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

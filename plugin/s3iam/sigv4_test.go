@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +43,20 @@ func TestVerifySigV4(t *testing.T) {
 	if err := newGatewayAuth(ak, sk).verify(signed(t, ak, sk, body, now), body, now); err != nil {
 		t.Fatalf("valid request refused: %v", err)
 	}
+	refusedFor := map[string]string{
+		"wrong secret":                   "SignatureDoesNotMatch",
+		"other key":                      "unknown access key",
+		"tampered body":                  "X-Amz-Content-Sha256 is not the body's SHA-256",
+		"too old":                        "RequestExpired",
+		"no signature":                   "MissingAuthenticationToken",
+		"no payload hash header":         "X-Amz-Content-Sha256 is not the body's SHA-256",
+		"another spelling of the header": "IncompleteSignature",
+		"two Authorization headers":      "more than one Authorization header",
+		"a session token":                "a session token is not expected",
+		"presigned":                      "not in the query string",
+		"another service":                "scoped to correct service",
+		"another region":                 "region us-east-1",
+	}
 	for name, c := range map[string]struct {
 		r    *http.Request
 		body []byte
@@ -51,9 +66,75 @@ func TestVerifySigV4(t *testing.T) {
 		"tampered body": {signed(t, ak, sk, body, now), []byte(`{"x":1}`)},
 		"too old":       {signed(t, ak, sk, body, now.Add(-10*time.Minute)), body},
 		"no signature":  {func() *http.Request { r, _ := http.NewRequest("POST", "http://unix/x", nil); return r }(), body},
+		"no payload hash header": {func() *http.Request {
+			r := signed(t, ak, sk, body, now)
+			r.Header.Del("X-Amz-Content-Sha256")
+			return r
+		}(), body},
+		"another spelling of the header": {func() *http.Request {
+			r := signed(t, ak, sk, body, now)
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), ", SignedHeaders=", ",  SignedHeaders=", 1))
+			return r
+		}(), body},
+		"two Authorization headers": {func() *http.Request {
+			r := signed(t, ak, sk, body, now)
+			r.Header.Add("Authorization", r.Header.Get("Authorization"))
+			return r
+		}(), body},
+		"a session token": {func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, "http://unix/private/version", bytes.NewReader(body))
+			sum := sha256.Sum256(body)
+			payload := hex.EncodeToString(sum[:])
+			r.Header.Set("X-Amz-Content-Sha256", payload)
+			creds := aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk, SessionToken: "session"}
+			if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, payload, "iam", "us-east-1", now); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}(), body},
+		"presigned": {func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, "http://unix/private/version", nil)
+			sum := sha256.Sum256(body)
+			payload := hex.EncodeToString(sum[:])
+			uri, hdr, err := v4.NewSigner().PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk}, r, payload, "iam", "us-east-1", now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, _ := http.NewRequest(http.MethodPost, uri, bytes.NewReader(body))
+			for k, v := range hdr {
+				p.Header[k] = v
+			}
+			p.Header.Set("X-Amz-Content-Sha256", payload)
+			return p
+		}(), body},
+		"another region": {func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, "http://unix/private/version", bytes.NewReader(body))
+			sum := sha256.Sum256(body)
+			payload := hex.EncodeToString(sum[:])
+			r.Header.Set("X-Amz-Content-Sha256", payload)
+			if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk}, r, payload, "iam", "eu-west-1", now); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}(), body},
+		"another service": {func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, "http://unix/private/version", bytes.NewReader(body))
+			sum := sha256.Sum256(body)
+			payload := hex.EncodeToString(sum[:])
+			r.Header.Set("X-Amz-Content-Sha256", payload)
+			if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk}, r, payload, "s3", "us-east-1", now); err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}(), body},
 	} {
-		if err := newGatewayAuth(ak, sk).verify(c.r, c.body, now); err == nil {
+		err := newGatewayAuth(ak, sk).verify(c.r, c.body, now)
+		if err == nil {
 			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), refusedFor[name]) {
+			t.Errorf("%s: refused with %q, want it refused for %q", name, err, refusedFor[name])
 		}
 	}
 	tampered := signed(t, ak, sk, body, now)

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -219,6 +220,22 @@ func TestEnforcementOnlyManager(t *testing.T) {
 		"date": time.Now().UTC().Format("20060102"), "region": "us-east-1", "service": "s3"})
 	if status != 200 || out["derivedKey"] == nil {
 		t.Fatalf("derive-signing-key: %d %v", status, out)
+	}
+	// A scope that is not one SigV4 can have is refused before the session
+	// is looked at.
+	for _, scope := range []map[string]any{
+		{"date": "2026-12-01", "region": "us-east-1", "service": "s3"},
+		{"date": "20261301", "region": "us-east-1", "service": "s3"},
+		{"date": time.Now().UTC().Format("20060102"), "region": "us-east-1/x", "service": "s3"},
+		{"date": time.Now().UTC().Format("20060102"), "region": "US-EAST-1", "service": "s3"},
+		{"date": time.Now().UTC().Format("20060102"), "region": "us-east-1", "service": ""},
+		{"date": time.Now().UTC().Format("20060102"), "region": strings.Repeat("a", 65), "service": "s3"},
+	} {
+		what := fmt.Sprint(scope)
+		scope["accessKeyId"], scope["sessionToken"] = c.AccessKeyID, c.SessionToken
+		if status, out := gateway(t, socket, "/private/derive-signing-key", scope); status != 400 || out["derivedKey"] != nil {
+			t.Fatalf("derive-signing-key for %s: %d %v, want 400", what, status, out)
+		}
 	}
 
 	// Revoked through the authority: both endpoints refuse.
