@@ -388,6 +388,31 @@ func TestMultiValuedVariablesBounded(t *testing.T) {
 	}
 }
 
+// Two multi-valued variables in one template stand for every pair of their
+// values, whatever the values' lengths (the expansions are built one over
+// the other in one array).
+func TestMultiValuedVariablesPairs(t *testing.T) {
+	p := mustCompile(t, `{"Version": "2012-10-17", "Statement": [
+		{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::${jwt:groups}/${jwt:teams}-${jwt:sub}/*"}]}`)
+	groups, teams := []string{"a-long-group-name", "b", "cc"}, []string{"t", "a-long-team-name", "uu"}
+	for _, g := range groups {
+		for _, tm := range teams {
+			r := &Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::" + g + "/" + tm + "-alice/o",
+				Vars: map[string]string{"jwt:sub": "alice"}, Multi: map[string][]string{"jwt:groups": groups, "jwt:teams": teams}}
+			if got, _ := p.Evaluate(r); got != Allow {
+				t.Errorf("%s/%s: got %v, want allow", g, tm, got)
+			}
+		}
+	}
+	for _, res := range []string{"b/a-long-team-name-bob/o", "b/u-alice/o", "a-long-group-nam/t-alice/o", "bb/t-alice/o", "b/t/o"} {
+		r := &Request{Action: "s3:GetObject", Resource: "arn:aws:s3:::" + res,
+			Vars: map[string]string{"jwt:sub": "alice"}, Multi: map[string][]string{"jwt:groups": groups, "jwt:teams": teams}}
+		if got, _ := p.Evaluate(r); got != NoMatch {
+			t.Errorf("%s: got %v, want no_match", res, got)
+		}
+	}
+}
+
 // MinIO matches a request on a bucket as "<bucket>/", or as a pattern
 // without wildcards equal to the bucket.
 func TestMinIOBucketMatch(t *testing.T) {

@@ -349,7 +349,9 @@ func (t *template) matches(s string, r *Request, grant bool) bool {
 	if len(r.Multi) > 0 && t.expansions(r, grant) > MaxExpansions {
 		return false
 	}
-	return t.matchFrom(nil, 0, s, r, grant)
+	// The pattern is built on the stack when it fits: most do.
+	var buf [256]pchar
+	return t.matchFrom(buf[:0], 0, s, r, grant)
 }
 
 // expansions is the number of patterns the template stands for.
@@ -390,14 +392,14 @@ func (t *template) matchFrom(p pattern, i int, s string, r *Request, grant bool)
 				p = p.appendLiteral(v, t.fold)
 				continue
 			}
+			// Each expansion appends to the prefix in the same array: the
+			// expansions are matched one after the other, each written
+			// over the last, and nothing below len(p) is ever written.
 			for _, v := range r.Multi[part.varID] {
 				if grant && strings.Contains(v, "/") {
 					continue
 				}
-				// A copy of the prefix: the expansions must not share the
-				// array they append to.
-				q := append(make(pattern, 0, len(p)+len(v)+8), p...)
-				if t.matchFrom(q.appendLiteral(v, t.fold), i+1, s, r, grant) {
+				if t.matchFrom(p.appendLiteral(v, t.fold), i+1, s, r, grant) {
 					return true
 				}
 			}
