@@ -110,6 +110,7 @@ type sessionClaims struct {
 	Sub   string          `json:"sub"`
 	Aud   string          `json:"aud"`
 	Iat   int64           `json:"iat"`
+	IatMS int64           `json:"iat_ms"`
 	Nbf   int64           `json:"nbf"`
 	Exp   int64           `json:"exp"`
 	Jti   string          `json:"jti"`
@@ -140,10 +141,14 @@ func (m *Minter) Mint(g Grant, now time.Time) (Issued, error) {
 	if err != nil {
 		return Issued{}, err
 	}
-	iat := now.Unix()
+	// The issue time to the millisecond (iat_ms) as well as in whole
+	// seconds (iat): a revocation made at 12:00:00.400 must not revoke a
+	// session issued at 12:00:00.700, as iat alone would make it.
+	issued := now.Truncate(time.Millisecond)
+	iat := issued.Unix()
 	exp := iat + int64(g.Duration/time.Second)
 	c := sessionClaims{
-		Iss: m.issuer, Sub: g.Subject, Aud: SessionAudience, Iat: iat, Nbf: iat, Exp: exp,
+		Iss: m.issuer, Sub: g.Subject, Aud: SessionAudience, Iat: iat, IatMS: issued.UnixMilli(), Nbf: iat, Exp: exp,
 		Jti: sid, AKID: akid, Act: g.Action, Grant: g.Details, Rev: g.Revision,
 	}
 	if g.Source != (Source{}) {
@@ -174,7 +179,7 @@ func (m *Minter) Mint(g Grant, now time.Time) (Issued, error) {
 		SecretAccessKey: DeriveSecret(m.keys.DerivationSecret(), akid, sid),
 		SessionToken:    token,
 		SessionID:       sid,
-		IssuedAt:        time.Unix(iat, 0).UTC(),
+		IssuedAt:        issued.UTC(),
 		Expiration:      time.Unix(exp, 0).UTC(),
 	}, nil
 }
@@ -269,11 +274,12 @@ func NewSessionVerifier(issuer string, keys *keyring.Keyring, cacheSize int) (*S
 }
 
 var (
-	claimAKID = ast.StringTerm("akid")
-	claimJTI  = ast.StringTerm("jti")
-	claimSub  = ast.StringTerm("sub")
-	claimIat  = ast.StringTerm("iat")
-	claimExp  = ast.StringTerm("exp")
+	claimAKID  = ast.StringTerm("akid")
+	claimJTI   = ast.StringTerm("jti")
+	claimSub   = ast.StringTerm("sub")
+	claimIat   = ast.StringTerm("iat")
+	claimIatMS = ast.StringTerm("iat_ms")
+	claimExp   = ast.StringTerm("exp")
 )
 
 // Verify checks that token is a valid, unexpired session token of ours and
@@ -287,11 +293,15 @@ func (v *SessionVerifier) Verify(ctx context.Context, accessKeyID, token string,
 	if akid == "" || !hmac.Equal([]byte(akid), []byte(accessKeyID)) {
 		return nil, &jwtverify.Error{Code: CodeAccessKeyMismatch, Message: "the session token does not belong to this access key"}
 	}
+	issuedAt, ok := issueTime(res.Claims)
+	if !ok {
+		return nil, &jwtverify.Error{Code: jwtverify.CodeMalformed, Message: "the session token's iat_ms does not agree with its iat"}
+	}
 	return &Session{
 		AccessKeyID: akid,
 		SessionID:   stringClaim(res.Claims, claimJTI),
 		Subject:     stringClaim(res.Claims, claimSub),
-		IssuedAt:    time.Unix(intClaim(res.Claims, claimIat), 0).UTC(),
+		IssuedAt:    issuedAt,
 		Expiration:  time.Unix(intClaim(res.Claims, claimExp), 0).UTC(),
 		Claims:      res.Claims,
 	}, nil
@@ -309,6 +319,26 @@ func stringClaim(o ast.Object, k *ast.Term) string {
 		}
 	}
 	return ""
+}
+
+// issueTime is a session token's issue time: iat_ms, which must fall
+// within the second of iat, or iat alone for tokens minted before iat_ms
+// existed.
+func issueTime(o ast.Object) (time.Time, bool) {
+	iat := intClaim(o, claimIat)
+	t := o.Get(claimIatMS)
+	if t == nil {
+		return time.Unix(iat, 0).UTC(), true
+	}
+	n, ok := t.Value.(ast.Number)
+	if !ok {
+		return time.Time{}, false
+	}
+	ms, ok := n.Int64()
+	if !ok || ms < iat*1000 || ms > iat*1000+999 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms).UTC(), true
 }
 
 func intClaim(o ast.Object, k *ast.Term) int64 {

@@ -2,6 +2,7 @@ package credentials_test
 
 import (
 	"context"
+	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"path/filepath"
@@ -217,5 +218,64 @@ func TestKeyFiles(t *testing.T) {
 	}
 	if _, err := keyring.LoadSigningKey(bad); err == nil {
 		t.Fatal("non-PEM signing key accepted")
+	}
+}
+
+// The issue time is kept to the millisecond (iat_ms), so a revocation made
+// earlier within the same second does not reach a session issued after
+// it; iat stays in whole seconds.
+func TestIssueTimeInMilliseconds(t *testing.T) {
+	m, v, kr := setup(t)
+	at := now.Add(700 * time.Millisecond)
+	c, err := m.Mint(grant(), at.Add(123*time.Microsecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.IssuedAt.Equal(at) {
+		t.Fatalf("issued at %v, want %v", c.IssuedAt, at)
+	}
+	s, verr := v.Verify(context.Background(), c.AccessKeyID, c.SessionToken, at)
+	if verr != nil {
+		t.Fatal(verr)
+	}
+	if !s.IssuedAt.Equal(at) {
+		t.Fatalf("verified issue time %v, want %v", s.IssuedAt, at)
+	}
+	parts := strings.Split(c.SessionToken, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims map[string]any
+	must(t, json.Unmarshal(payload, &claims))
+	if claims["iat"] != float64(now.Unix()) || claims["iat_ms"] != float64(at.UnixMilli()) {
+		t.Fatalf("iat %v, iat_ms %v", claims["iat"], claims["iat_ms"])
+	}
+
+	// Signed by our key but with an iat_ms outside iat's second, or not an
+	// integer: refused. Without iat_ms (a token minted before it existed):
+	// the issue time is iat.
+	resign := func(claims map[string]any) string {
+		b, err := json.Marshal(claims)
+		must(t, err)
+		input := parts[0] + "." + base64.RawURLEncoding.EncodeToString(b)
+		sig, err := kr.Signer().Private.Sign(nil, []byte(input), crypto.Hash(0))
+		must(t, err)
+		return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	for _, bad := range []any{float64(now.UnixMilli() - 1), float64(now.UnixMilli() + 1000), "1800000000700", 1800000000700.5} {
+		claims["iat_ms"] = bad
+		if _, verr := v.Verify(context.Background(), c.AccessKeyID, resign(claims), at); verr == nil || verr.Code != jwtverify.CodeMalformed {
+			t.Errorf("iat_ms %v: %v, want malformed", bad, verr)
+		}
+	}
+	delete(claims, "iat_ms")
+	s, verr = v.Verify(context.Background(), c.AccessKeyID, resign(claims), at)
+	if verr != nil || !s.IssuedAt.Equal(now) {
+		t.Fatalf("without iat_ms: %v, %v", s, verr)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -98,6 +98,41 @@ func TestVerifyChecksRevocations(t *testing.T) {
 	}
 }
 
+// A revocation reaches the sessions issued up to its time, to the
+// millisecond: one issued later within the same second stays valid (a user
+// revoked and signed in again at once is not locked out for the rest of
+// the second), one issued earlier within it is revoked.
+func TestRevocationWithinOneSecond(t *testing.T) {
+	kr, _ := keyring.Generate()
+	a, err := NewForTest("https://sts", kr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	second := time.Now().Add(-time.Minute).Truncate(time.Second)
+	mintAt := func(at time.Time) credentials.Issued {
+		c, err := a.Mint(credentials.Grant{Subject: "alice", Duration: time.Hour, Source: credentials.Source{Issuer: "https://idp", ClientID: "app"}}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	before := mintAt(second.Add(399 * time.Millisecond))
+	at := mintAt(second.Add(400 * time.Millisecond))
+	if _, err := a.Revoke(ctx, sessionstore.Revocation{Kind: sessionstore.KindSubject, Value: "alice", At: second.Add(400*time.Millisecond + 500*time.Microsecond)}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	after := mintAt(second.Add(401 * time.Millisecond))
+	for name, c := range map[string]credentials.Issued{"issued before": before, "issued in the same millisecond": at} {
+		if _, verr := a.Verify(ctx, c.AccessKeyID, c.SessionToken, time.Now()); verr == nil || verr.Code != CodeRevoked {
+			t.Errorf("%s the revocation: %v, want revoked", name, verr)
+		}
+	}
+	if _, verr := a.Verify(ctx, after.AccessKeyID, after.SessionToken, time.Now()); verr != nil {
+		t.Errorf("issued after the revocation, in the same second: %v", verr)
+	}
+}
+
 // Before the revocations have loaded, nothing verifies, nothing is
 // minted or registered.
 func TestNotReadyRefusesEverything(t *testing.T) {

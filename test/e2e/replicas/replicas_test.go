@@ -133,7 +133,7 @@ func startReplicaOn(t *testing.T, h *idp.Hydra, etcdCfg map[string]any, keysDir,
 	return srv.URL, "http://" + stsAddr
 }
 
-type creds struct{ akid, token, sessionID string }
+type creds struct{ akid, token, sessionID, subject string }
 
 func assume(t *testing.T, stsURL, tok string) (int, creds) {
 	t.Helper()
@@ -157,9 +157,9 @@ func assume(t *testing.T, stsURL, tok string) (int, creds) {
 	}
 	c := creds{akid: between(string(b), "<AccessKeyId>", "</AccessKeyId>"), token: between(string(b), "<SessionToken>", "</SessionToken>")}
 	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(c.token, ".")[1])
-	var claims struct{ Jti string }
+	var claims struct{ Jti, Sub string }
 	_ = json.Unmarshal(payload, &claims)
-	c.sessionID = claims.Jti
+	c.sessionID, c.subject = claims.Jti, claims.Sub
 	return 200, c
 }
 
@@ -218,6 +218,30 @@ func TestReplicasOnEtcd(t *testing.T) {
 	})
 	if r := verify(t, api2, a); r["valid"] != true {
 		t.Fatalf("an unrevoked session was refused: %v", r)
+	}
+
+	// The subject revoked on replica 2 and issued new credentials on
+	// replica 1 at once, within the same second: the old session is
+	// refused everywhere, the new one is valid everywhere.
+	revokeBody, _ = json.Marshal(map[string]string{"kind": "subject", "value": a.subject, "reason": "e2e: signed in again"})
+	resp, err = http.Post(api2+"/v1/sts/revocations", "application/json", bytes.NewReader(revokeBody))
+	must(t, err)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("revoke the subject: %d", resp.StatusCode)
+	}
+	status, fresh := assume(t, sts1, tok)
+	if status != 200 {
+		t.Fatalf("issue after the subject's revocation: %d", status)
+	}
+	waitUntil(t, "both replicas to enforce the subject's revocation", 5*time.Second, func() bool {
+		r1, r2 := verify(t, api1, a), verify(t, api2, a)
+		return r1["valid"] == false && r2["valid"] == false
+	})
+	for _, api := range []string{api1, api2} {
+		if r := verify(t, api, fresh); r["valid"] != true {
+			t.Fatalf("credentials issued right after the subject's revocation were refused: %v", r)
+		}
 	}
 
 	// Kill the etcd leader: no session is lost and issuance continues.
