@@ -70,12 +70,21 @@ func mintOne(t *testing.T, a *Authority, subject string) credentials.Issued {
 	return c
 }
 
-func TestVerifyChecksRevocations(t *testing.T) {
-	kr, _ := keyring.Generate()
+func newTestAuthority(t *testing.T) *Authority {
+	t.Helper()
+	kr, err := keyring.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := NewForTest("https://sts", kr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a
+}
+
+func TestVerifyChecksRevocations(t *testing.T) {
+	a := newTestAuthority(t)
 	ctx := context.Background()
 	alice, bob := mintOne(t, a, "alice"), mintOne(t, a, "bob")
 	if _, verr := a.Verify(ctx, alice.AccessKeyID, alice.SessionToken, time.Now()); verr != nil {
@@ -103,11 +112,7 @@ func TestVerifyChecksRevocations(t *testing.T) {
 // revoked and signed in again at once is not locked out for the rest of
 // the second), one issued earlier within it is revoked.
 func TestRevocationWithinOneSecond(t *testing.T) {
-	kr, _ := keyring.Generate()
-	a, err := NewForTest("https://sts", kr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newTestAuthority(t)
 	ctx := context.Background()
 	second := time.Now().Add(-time.Minute).Truncate(time.Second)
 	mintAt := func(at time.Time) credentials.Issued {

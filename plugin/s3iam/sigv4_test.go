@@ -24,13 +24,20 @@ func TestSigningKeyVector(t *testing.T) {
 
 func signed(t testing.TB, access, secret string, body []byte, at time.Time) *http.Request {
 	t.Helper()
+	return signedFor(t, aws.Credentials{AccessKeyID: access, SecretAccessKey: secret}, "iam", "us-east-1", body, at)
+}
+
+// signedFor signs as the gateway does, with any credentials, service and
+// region.
+func signedFor(t testing.TB, creds aws.Credentials, service, region string, body []byte, at time.Time) *http.Request {
+	t.Helper()
 	r, _ := http.NewRequest(http.MethodPost, "http://unix/private/version", bytes.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set(protocolHeader, "1")
 	sum := sha256.Sum256(body)
 	payload := hex.EncodeToString(sum[:])
 	r.Header.Set("X-Amz-Content-Sha256", payload)
-	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: access, SecretAccessKey: secret}, r, payload, "iam", "us-east-1", at); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, payload, service, region, at); err != nil {
 		t.Fatal(err)
 	}
 	return r
@@ -40,6 +47,7 @@ func TestVerifySigV4(t *testing.T) {
 	now := time.Now().UTC()
 	body := []byte(`{}`)
 	const ak, sk = "GATEWAY", "gateway-secret-0123456789"
+	gw := aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk}
 	if err := newGatewayAuth(ak, sk).verify(signed(t, ak, sk, body, now), body, now); err != nil {
 		t.Fatalf("valid request refused: %v", err)
 	}
@@ -81,22 +89,12 @@ func TestVerifySigV4(t *testing.T) {
 			r.Header.Add("Authorization", r.Header.Get("Authorization"))
 			return r
 		}(), body},
-		"a session token": {func() *http.Request {
-			r, _ := http.NewRequest(http.MethodPost, "http://unix/private/version", bytes.NewReader(body))
-			sum := sha256.Sum256(body)
-			payload := hex.EncodeToString(sum[:])
-			r.Header.Set("X-Amz-Content-Sha256", payload)
-			creds := aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk, SessionToken: "session"}
-			if err := v4.NewSigner().SignHTTP(context.Background(), creds, r, payload, "iam", "us-east-1", now); err != nil {
-				t.Fatal(err)
-			}
-			return r
-		}(), body},
+		"a session token": {signedFor(t, aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk, SessionToken: "session"}, "iam", "us-east-1", body, now), body},
 		"presigned": {func() *http.Request {
 			r, _ := http.NewRequest(http.MethodPost, "http://unix/private/version", nil)
 			sum := sha256.Sum256(body)
 			payload := hex.EncodeToString(sum[:])
-			uri, hdr, err := v4.NewSigner().PresignHTTP(context.Background(), aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk}, r, payload, "iam", "us-east-1", now)
+			uri, hdr, err := v4.NewSigner().PresignHTTP(context.Background(), gw, r, payload, "iam", "us-east-1", now)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -107,26 +105,8 @@ func TestVerifySigV4(t *testing.T) {
 			p.Header.Set("X-Amz-Content-Sha256", payload)
 			return p
 		}(), body},
-		"another region": {func() *http.Request {
-			r, _ := http.NewRequest(http.MethodPost, "http://unix/private/version", bytes.NewReader(body))
-			sum := sha256.Sum256(body)
-			payload := hex.EncodeToString(sum[:])
-			r.Header.Set("X-Amz-Content-Sha256", payload)
-			if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk}, r, payload, "iam", "eu-west-1", now); err != nil {
-				t.Fatal(err)
-			}
-			return r
-		}(), body},
-		"another service": {func() *http.Request {
-			r, _ := http.NewRequest(http.MethodPost, "http://unix/private/version", bytes.NewReader(body))
-			sum := sha256.Sum256(body)
-			payload := hex.EncodeToString(sum[:])
-			r.Header.Set("X-Amz-Content-Sha256", payload)
-			if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: ak, SecretAccessKey: sk}, r, payload, "s3", "us-east-1", now); err != nil {
-				t.Fatal(err)
-			}
-			return r
-		}(), body},
+		"another region":  {signedFor(t, gw, "iam", "eu-west-1", body, now), body},
+		"another service": {signedFor(t, gw, "s3", "us-east-1", body, now), body},
 	} {
 		err := newGatewayAuth(ak, sk).verify(c.r, c.body, now)
 		if err == nil {
