@@ -32,6 +32,10 @@ region = us-east-1
 # grant it was issued with). Drop it to cache them until shortly before
 # they expire.
 credential_process = %s credentials --sts %s --token-url %s --client-id %s --client-secret-file %s --no-cache
+# SigV4 for S3, presigned URLs included: the AWS CLI v1 presigns with
+# SigV2 otherwise, which the S3 endpoint (versitygw) refuses.
+s3 =
+    signature_version = s3v4
 `, path, Profile, Profile, quote(c.Binary), c.STS, c.TokenURL, c.ClientID, quote(c.ClientSecretFile))
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		return fmt.Errorf("dev: %w", err)

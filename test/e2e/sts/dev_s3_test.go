@@ -3,6 +3,8 @@ package sts_test
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -142,6 +144,23 @@ func TestDevModeS3(t *testing.T) {
 	}
 	if code, out := shell(t, dir, exports, "aws --endpoint-url http://"+ports[2]+" s3 ls s3://dev-demo/"); code != 0 || !strings.Contains(out, "hello.txt") {
 		t.Fatalf("ls: %d %s", code, out)
+	}
+	// A presigned URL from the dev profile works without credentials.
+	code, url := shell(t, dir, exports, "aws --endpoint-url http://"+ports[2]+" s3 presign s3://dev-demo/hello.txt --expires-in 300")
+	if code != 0 || !strings.Contains(url, "X-Amz-Signature=") {
+		t.Fatalf("presign: exit %d: %s", code, url)
+	}
+	for _, line := range strings.Split(url, "\n") {
+		if strings.HasPrefix(line, "http://") {
+			url = line
+		}
+	}
+	resp, err := http.Get(url)
+	must(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(string(body), "hello") {
+		t.Fatalf("GET of the presigned URL: %d %s", resp.StatusCode, body)
 	}
 	if strings.Contains(d.out.String(), "dev-client-secret\n") && strings.Count(d.out.String(), "dev-client-secret") > 4 {
 		t.Error("the client secret is printed beyond the banner")
