@@ -75,8 +75,12 @@ func TestAcceptSDKSigner(t *testing.T) {
 				a.Service != "sts" || !a.Date.Equal(testNow) || !slices.Equal(a.SignedHeaders, w.SignedHeaders) || a.Expires != w.Expires {
 				t.Errorf("got  %+v\nwant %+v", *a, w)
 			}
-			// Verifying twice gives the same answer (nothing is cached).
+			// Verifying twice gives the same answer (nothing is cached),
+			// and so does a Signer that keeps its keys.
 			if err := a.Verify(tc.r, []byte(tc.body), testSecret, testNow); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.VerifyWith(sharedSigner, tc.r, []byte(tc.body), testSecret, testNow); err != nil {
 				t.Fatal(err)
 			}
 			if err := a.Verify(tc.r, []byte(tc.body), "another-secret", testNow); codeOf(err) != CodeSignatureDoesNotMatch {

@@ -12,7 +12,10 @@
 // Use: Parse (no secret, no clock) gives the access key id, the session
 // token and the scope; the caller looks up the secret (a long-term
 // principal's, or a session's after verifying its token), optionally calls
-// CheckTime first, then Verify with the body exactly as received.
+// CheckTime first, then Verify with the body exactly as received. A caller
+// whose one access key id has one fixed secret (the s3_iam gateway
+// credential) may keep a Signer across calls with VerifyWith, which then
+// derives the signing key once a day instead of at every request.
 //
 // What real clients send to STS (pinned by this package's tests):
 //

@@ -141,12 +141,23 @@ func verify(r *http.Request, body string) error {
 	return verifyWith(r, body, testSecret, testNow)
 }
 
+// sharedSigner is one Signer for every verification of the tests (the
+// secret of testAKID never changes in them): its cached keys must never
+// change an answer.
+var sharedSigner = NewSigner()
+
+// verifyWith verifies with a fresh signer and with sharedSigner, and
+// panics if their answers differ.
 func verifyWith(r *http.Request, body, secret string, now time.Time) error {
 	a, err := Parse(r, "sts")
 	if err != nil {
 		return err
 	}
-	return a.Verify(r, []byte(body), secret, now)
+	fresh := a.Verify(r, []byte(body), secret, now)
+	if cached := a.VerifyWith(sharedSigner, r, []byte(body), secret, now); codeOf(cached) != codeOf(fresh) {
+		panic("VerifyWith answered " + codeOf(cached) + " where Verify answered " + codeOf(fresh))
+	}
+	return fresh
 }
 
 func codeOf(err error) string {

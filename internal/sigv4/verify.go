@@ -68,13 +68,44 @@ func (a *Auth) checkTime(now time.Time) *Error {
 // The error is an *Error: RequestExpired, SignatureDoesNotMatch, or
 // InvalidClientTokenId for an empty secret.
 func (a *Auth) Verify(r *http.Request, body []byte, secret string, now time.Time) error {
-	if e := a.verify(r, body, secret, now); e != nil {
+	if e := a.verify(r, body, secret, now, newSDKSigner()); e != nil {
 		return e
 	}
 	return nil
 }
 
-func (a *Auth) verify(r *http.Request, body []byte, secret string, now time.Time) *Error {
+// A Signer recomputes signatures for VerifyWith and keeps the signing keys
+// it derives across calls, keyed by access key id, date, region and
+// service but not by the secret. Give one only to a caller whose access key
+// id always has the same secret for the Signer's lifetime (a credential
+// fixed by one configuration); Verify, which takes any secret, uses a fresh
+// one each time.
+type Signer struct{ s *v4.Signer }
+
+// NewSigner returns a Signer with an empty key cache.
+func NewSigner() *Signer { return &Signer{s: newSDKSigner()} }
+
+// VerifyWith is Verify with a Signer that keeps its derived keys.
+func (a *Auth) VerifyWith(s *Signer, r *http.Request, body []byte, secret string, now time.Time) error {
+	if s == nil {
+		return a.Verify(r, body, secret, now)
+	}
+	if e := a.verify(r, body, secret, now, s.s); e != nil {
+		return e
+	}
+	return nil
+}
+
+func newSDKSigner() *v4.Signer {
+	return v4.NewSigner(func(o *v4.SignerOptions) {
+		// The token, if any, is already where the client put it (a
+		// signed header or a query parameter); headers stay headers.
+		o.DisableSessionToken = true
+		o.DisableHeaderHoisting = true
+	})
+}
+
+func (a *Auth) verify(r *http.Request, body []byte, secret string, now time.Time, signer *v4.Signer) *Error {
 	if a == nil || r == nil || a.Form == 0 {
 		return missingAuth()
 	}
@@ -111,7 +142,7 @@ func (a *Auth) verify(r *http.Request, body []byte, secret string, now time.Time
 	}
 	ok := false
 	for _, payload := range candidates[:n] {
-		signed, sig, e := a.sign(c, secret, payload)
+		signed, sig, e := a.sign(signer, c, secret, payload)
 		if e != nil {
 			return e
 		}
@@ -196,13 +227,7 @@ func contentLength(r *http.Request) (int64, bool) {
 
 // sign returns the signed-header list and the signature aws-sdk-go-v2's
 // signer computes for c.
-func (a *Auth) sign(c *http.Request, secret, payload string) (signedHeaders, signature string, e *Error) {
-	signer := v4.NewSigner(func(o *v4.SignerOptions) {
-		// The token, if any, is already where the client put it (a
-		// signed header or a query parameter); headers stay headers.
-		o.DisableSessionToken = true
-		o.DisableHeaderHoisting = true
-	})
+func (a *Auth) sign(signer *v4.Signer, c *http.Request, secret, payload string) (signedHeaders, signature string, e *Error) {
 	creds := aws.Credentials{AccessKeyID: a.AccessKeyID, SecretAccessKey: secret}
 	ctx := context.Background()
 	if a.Form == HeaderForm {

@@ -23,10 +23,14 @@ const gatewayRegion = "us-east-1"
 // signer and compared in constant time.
 type gatewayAuth struct {
 	accessKey, secretKey string
+	// signer keeps the signing key it derives per day: the gateway's
+	// secret is fixed for the life of this gatewayAuth (a new
+	// configuration makes a new one).
+	signer *sigv4.Signer
 }
 
 func newGatewayAuth(accessKey, secretKey string) *gatewayAuth {
-	return &gatewayAuth{accessKey: accessKey, secretKey: secretKey}
+	return &gatewayAuth{accessKey: accessKey, secretKey: secretKey, signer: sigv4.NewSigner()}
 }
 
 // verify checks that r (with its already-read body) is signed with SigV4
@@ -54,7 +58,7 @@ func (g *gatewayAuth) verify(r *http.Request, body []byte, now time.Time) error 
 	if r.Header.Get("X-Amz-Content-Sha256") != hex.EncodeToString(sum[:]) {
 		return errors.New("signature: X-Amz-Content-Sha256 is not the body's SHA-256")
 	}
-	if err := a.Verify(r, body, g.secretKey, now); err != nil {
+	if err := a.VerifyWith(g.signer, r, body, g.secretKey, now); err != nil {
 		return fmt.Errorf("signature: %w", err)
 	}
 	return nil
