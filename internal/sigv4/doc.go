@@ -59,8 +59,8 @@
 //     header is not accepted in its place).
 //   - A component given twice, both forms at once, or a query string that
 //     is not valid form encoding (a raw ';', a bad escape) is refused.
-//   - The region is not checked against anything; an empty region is
-//     accepted (minio-go). The caller may require one.
+//   - The region is not checked by Parse; an empty region is accepted
+//     (minio-go). A caller may require one with CheckRegion.
 //   - The clock: X-Amz-Date within MaxClockSkew of now in both directions;
 //     a presigned request with X-Amz-Expires (1..604800) is valid from
 //     date-skew to date+expires.

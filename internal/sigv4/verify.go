@@ -45,6 +45,16 @@ func (a *Auth) checkTime(now time.Time) *Error {
 	return nil
 }
 
+// CheckRegion refuses, with SignatureDoesNotMatch as AWS answers, a
+// signature scoped to a region other than want. An empty want accepts any
+// region (the default: clients sign with whatever region they have).
+func (a *Auth) CheckRegion(want string) error {
+	if want != "" && a.Region != want {
+		return mismatch("Credential should be scoped to a valid region: '" + want + "'")
+	}
+	return nil
+}
+
 // Verify checks that r, whose body is body exactly as received, is signed
 // with secret (the secret access key of a.AccessKeyID): the clock
 // (CheckTime), the body against X-Amz-Content-Sha256 when the client sent

@@ -53,6 +53,11 @@ type Config struct {
 	// address (input.source_ip); by default the header is ignored, since
 	// anyone can send it.
 	TrustedProxies []string `json:"trusted_proxies"`
+	// Region, when set, is the one region a signed call (AssumeRole,
+	// GetCallerIdentity) may be scoped to, as at an AWS regional STS
+	// endpoint; another answers SignatureDoesNotMatch. By default any
+	// region is accepted.
+	Region string `json:"region"`
 
 	decisionQuery  string
 	trustedProxies []netip.Prefix
@@ -164,6 +169,9 @@ func (c *Config) validate(persistDir string) error {
 			return err
 		}
 	}
+	if c.Region != "" && !validRegion(c.Region) {
+		return fmt.Errorf("region %q: a region is lower-case letters, digits and '-' (us-east-1)", c.Region)
+	}
 	if c.Decision == "" {
 		c.Decision = "sts/decision"
 	}
@@ -239,4 +247,17 @@ func (c *Config) validate(persistDir string) error {
 
 func (l LimitsConfig) requestTimeout() time.Duration {
 	return time.Duration(l.RequestTimeoutSeconds) * time.Second
+}
+
+// validRegion: a region as AWS names them, at most 64 characters.
+func validRegion(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
 }

@@ -113,7 +113,7 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 
 	clientIP := sourceIP(r, cfg.trustedProxies)
 	if req.Action.Signed() {
-		caller, werr := signedCaller(ctx, r, body, authority, time.Now())
+		caller, werr := signedCaller(ctx, r, body, authority, cfg.Region, time.Now())
 		if werr != nil {
 			out.err = werr
 			stswire.WriteError(w, werr, requestID)

@@ -23,6 +23,9 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 	if err != nil || c.decisionQuery != "data.authz.sts.decide" || !strings.HasPrefix(c.URL(), "https://") {
 		t.Fatalf("decision path / tls URL: %+v %v", c, err)
 	}
+	if c, err := parseConfig([]byte(`{"region": "eu-west-1"}`), "/d"); err != nil || c.Region != "eu-west-1" {
+		t.Fatalf("region: %+v %v", c, err)
+	}
 	// The session authority's settings are one section for the process:
 	// here they are refused with the advice where they went.
 	for _, moved := range []string{`{"issuer": "https://sts"}`, `{"keys": {"dir": "/k"}}`, `{"store": {"type": "memory"}}`} {
@@ -40,6 +43,8 @@ func TestConfigDefaultsAndValidation(t *testing.T) {
 		"dev without users": `{"dev_issuer": {"enabled": true}}`,
 		"dev weak secret":   `{"dev_issuer": {"enabled": true, "clients": [{"id": "a", "secret": "short"}]}}`,
 		"not an object":     `[1]`,
+		"region upper case": `{"region": "US-EAST-1"}`,
+		"region with /":     `{"region": "us-east-1/sts"}`,
 	} {
 		if _, err := parseConfig([]byte(raw), "/d"); err == nil {
 			t.Errorf("%s: accepted", name)

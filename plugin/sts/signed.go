@@ -17,7 +17,8 @@ import (
 const maxPresignedLifetime = time.Hour
 
 // signedCaller authenticates a SigV4-signed call (AssumeRole,
-// GetCallerIdentity) and returns the caller for the decision:
+// GetCallerIdentity), scoped to region when it is not empty, and returns
+// the caller for the decision:
 //
 //	{"type": "principal", "access_key_id": "AKIA..."}
 //	{"type": "session", "access_key_id": "ASIA...",
@@ -27,9 +28,12 @@ const maxPresignedLifetime = time.Hour
 // policy says whether the principal exists), or a session's once its
 // session token verifies (signature, expiry, revocation). The signature
 // is checked over the body exactly as received.
-func signedCaller(ctx context.Context, r *http.Request, body []byte, a *sessions.Authority, now time.Time) (*ast.Term, *stswire.Error) {
+func signedCaller(ctx context.Context, r *http.Request, body []byte, a *sessions.Authority, region string, now time.Time) (*ast.Term, *stswire.Error) {
 	auth, err := sigv4.Parse(r, "sts")
 	if err != nil {
+		return nil, stswire.SignatureError(err)
+	}
+	if err := auth.CheckRegion(region); err != nil {
 		return nil, stswire.SignatureError(err)
 	}
 	if err := auth.CheckTime(now); err != nil {

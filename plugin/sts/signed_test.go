@@ -49,13 +49,13 @@ func TestSignedCaller(t *testing.T) {
 	}
 	// Within its minute: the session signs.
 	r, body := signedAt(t, s.AccessKeyID, s.SecretAccessKey, s.SessionToken, now)
-	if _, werr := signedCaller(ctx, r, body, a, now); werr != nil {
+	if _, werr := signedCaller(ctx, r, body, a, "", now); werr != nil {
 		t.Fatalf("a live session: %v", werr)
 	}
 	// Two minutes later, signed then: the session has expired.
 	later := now.Add(2 * time.Minute)
 	r, body = signedAt(t, s.AccessKeyID, s.SecretAccessKey, s.SessionToken, later)
-	if _, werr := signedCaller(ctx, r, body, a, later); werr == nil || werr.Code != "ExpiredToken" || werr.Status != 400 {
+	if _, werr := signedCaller(ctx, r, body, a, "", later); werr == nil || werr.Code != "ExpiredToken" || werr.Status != 400 {
 		t.Fatalf("an expired session: %v", werr)
 	}
 	// The session's secret under another key id, a session's secret
@@ -67,15 +67,24 @@ func TestSignedCaller(t *testing.T) {
 		"another kind of key":                         {"XYZW0000000000000000", s.SecretAccessKey, ""},
 	} {
 		r, body := signedAt(t, c[0], c[1], c[2], now)
-		if _, werr := signedCaller(ctx, r, body, a, now); werr == nil {
+		if _, werr := signedCaller(ctx, r, body, a, "", now); werr == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 	// A principal by its derived secret.
 	secret, _ := a.PrincipalSecret(akid)
 	r, body = signedAt(t, akid, secret, "", now)
-	caller, werr := signedCaller(ctx, r, body, a, now)
+	caller, werr := signedCaller(ctx, r, body, a, "", now)
 	if werr != nil || !strings.Contains(caller.String(), `"type": "principal"`) {
 		t.Fatalf("a principal: %v %v", caller, werr)
+	}
+	// With a region configured, only a signature scoped to it (signedAt
+	// signs for us-east-1), before any secret is looked up.
+	if _, werr := signedCaller(ctx, r, body, a, "us-east-1", now); werr != nil {
+		t.Fatalf("the configured region: %v", werr)
+	}
+	if _, werr := signedCaller(ctx, r, body, a, "eu-west-1", now); werr == nil || werr.Code != "SignatureDoesNotMatch" || werr.Status != 403 ||
+		!strings.Contains(werr.Message, "scoped to a valid region") {
+		t.Fatalf("another region: %v", werr)
 	}
 }

@@ -106,7 +106,7 @@ func startEnv(t *testing.T) *env {
 		"decision_logs": map[string]any{"console": true},
 		"plugins": map[string]any{
 			"sts_sessions": map[string]any{"issuer": "https://sts.assumerole.test", "keys": map[string]any{"dir": keysDir, "generate": true}, "store": map[string]any{"type": "memory"}},
-			"sts":          map[string]any{"addr": stsAddr},
+			"sts":          map[string]any{"addr": stsAddr, "region": "us-east-1"},
 			"s3_iam":       map[string]any{"socket": socket, "access_key": gwAK, "secret_key_file": secretFile},
 		},
 	})

@@ -457,4 +457,19 @@ func TestMore(t *testing.T) {
 			t.Errorf("get-caller-identity: %s", out)
 		}
 	})
+
+	// plugins.sts.region is us-east-1 here: a client configured for
+	// another region signs for it and is refused, as at an AWS regional
+	// endpoint, whatever its keys.
+	t.Run("a signature for another region", func(t *testing.T) {
+		_, stderr, err := awscli.Run(t, []string{"AWS_ACCESS_KEY_ID=" + e.principalID, "AWS_SECRET_ACCESS_KEY=" + e.principalSecret},
+			"sts", "get-caller-identity", "--endpoint-url", e.stsURL, "--region", "eu-west-1")
+		if err == nil || !strings.Contains(stderr, "(SignatureDoesNotMatch)") || !strings.Contains(stderr, "scoped to a valid region") {
+			t.Errorf("the AWS CLI for eu-west-1: %v\n%s", err, stderr)
+		}
+		c := sts.New(sts.Options{Region: "eu-west-1", BaseEndpoint: aws.String(e.stsURL), Credentials: e.principal})
+		if _, err := c.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); apiCode(err) != "SignatureDoesNotMatch" {
+			t.Errorf("aws-sdk-go-v2 for eu-west-1: %v", err)
+		}
+	})
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 )
@@ -16,8 +17,9 @@ import (
 // Path is where .ci/run (Debian's awscli package) installs the CLI.
 const Path = "/usr/bin/aws"
 
-// Run runs `aws args... --region us-east-1 --output json` with env added to
-// the isolated environment, and returns its stdout and stderr. A missing CLI
+// Run runs `aws args... --region us-east-1 --output json` (the region only
+// when args name none) with env added to the isolated environment, and
+// returns its stdout and stderr. A missing CLI
 // fails the test: the suite installs it, so its absence is a set-up error,
 // not a reason to skip.
 func Run(t testing.TB, env []string, args ...string) (stdout, stderr string, err error) {
@@ -27,7 +29,11 @@ func Run(t testing.TB, env []string, args ...string) (stdout, stderr string, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, Path, append(args, "--region", "us-east-1", "--output", "json")...)
+	args = append(args[:len(args):len(args)], "--output", "json")
+	if !slices.Contains(args, "--region") {
+		args = append(args, "--region", "us-east-1")
+	}
+	cmd := exec.CommandContext(ctx, Path, args...)
 	cmd.Env = append(append(os.Environ(), "AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null",
 		"AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_MAX_ATTEMPTS=1", "AWS_PAGER="), env...)
 	var out, errOut bytes.Buffer
