@@ -1,6 +1,7 @@
-// Package listener opens the hardened TCP listeners of opa-sts's own
-// servers (the STS, MinIO's identity plugin): open connections capped
-// below TLS, and TLS 1.2 or 1.3 from files.
+// Package listener opens and serves the hardened listeners of opa-sts's
+// own servers (the STS, MinIO's identity plugin, the versitygw IAM
+// listener): open connections capped below TLS, and TLS 1.2 or 1.3 from
+// files.
 package listener
 
 import (

@@ -15,6 +15,9 @@ type metrics struct {
 	requests  *prometheus.CounterVec   // endpoint, outcome
 	decisions *prometheus.CounterVec   // decision
 	duration  *prometheus.HistogramVec // endpoint
+	// connectionsRefused counts connections closed at once over
+	// limits.max_connections.
+	connectionsRefused prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -32,6 +35,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "versitygw IAM protocol request latency inside opa-sts, by endpoint.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 		}, []string{"endpoint"}),
+		connectionsRefused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "opa_sts_s3iam_connections_refused_total",
+			Help: "Connections to the versitygw IAM listener closed at once because limits.max_connections were open.",
+		}),
 	}
 	if reg == nil {
 		return m, nil
@@ -40,6 +47,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.requests = promutil.Register(reg, m.requests, &err)
 	m.decisions = promutil.Register(reg, m.decisions, &err)
 	m.duration = promutil.Register(reg, m.duration, &err)
+	m.connectionsRefused = promutil.Register(reg, m.connectionsRefused, &err)
 	return m, err
 }
 

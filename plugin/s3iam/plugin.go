@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/opa-sts/opa-sts/internal/core"
 	"github.com/opa-sts/opa-sts/internal/decision"
+	"github.com/opa-sts/opa-sts/internal/listener"
 	"github.com/opa-sts/opa-sts/internal/secretfile"
 )
 
@@ -102,11 +102,15 @@ type Limits struct {
 	ReadTimeoutSeconds  int `json:"read_timeout_seconds"`
 	WriteTimeoutSeconds int `json:"write_timeout_seconds"`
 	IdleTimeoutSeconds  int `json:"idle_timeout_seconds"`
+	// MaxConnections caps the open connections (default 4096); one more
+	// gets a bare 503 and is closed, before any TLS handshake, so that
+	// peers without a client certificate cannot exhaust file descriptors.
+	MaxConnections int `json:"max_connections"`
 }
 
 func (l *Limits) defaults() error {
 	if l.MaxBodyBytes < 0 || l.MaxDecisions < 0 || l.RequestTimeoutSeconds < 0 || l.ReadTimeoutSeconds < 0 ||
-		l.WriteTimeoutSeconds < 0 || l.IdleTimeoutSeconds < 0 {
+		l.WriteTimeoutSeconds < 0 || l.IdleTimeoutSeconds < 0 || l.MaxConnections < 0 {
 		return errors.New("limits must not be negative")
 	}
 	set := func(v *int, d int) {
@@ -122,6 +126,7 @@ func (l *Limits) defaults() error {
 	set(&l.ReadTimeoutSeconds, 30)
 	set(&l.WriteTimeoutSeconds, 30)
 	set(&l.IdleTimeoutSeconds, 120)
+	set(&l.MaxConnections, 4096)
 	return nil
 }
 
@@ -192,8 +197,7 @@ type Plugin struct {
 	// shutdown waiting for requests in flight cannot wait on them.
 	mu     sync.Mutex
 	cfg    *Config // the configuration to start with
-	server *http.Server
-	done   chan struct{}
+	server *listener.Server
 
 	// state is what requests read: one immutable snapshot, replaced whole.
 	state atomic.Pointer[state]
@@ -242,21 +246,20 @@ func (p *Plugin) start(ctx context.Context, cfg *Config) error {
 		metrics: m,
 		core:    owner,
 	})
-	ln, err := listen(cfg)
+	ln, err := listen(cfg, m.connectionsRefused.Inc)
 	if err != nil {
 		return err
 	}
 	l := cfg.Limits
-	p.server = &http.Server{Handler: p, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: seconds(l.ReadTimeoutSeconds),
-		WriteTimeout: seconds(l.WriteTimeoutSeconds), IdleTimeout: seconds(l.IdleTimeoutSeconds), MaxHeaderBytes: 64 << 10}
-	p.done = make(chan struct{})
-	go func(srv *http.Server, done chan struct{}) {
-		defer close(done)
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			p.manager.Logger().Error("%s: listener stopped: %v", Name, err)
-			p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: "listener stopped"})
-		}
-	}(p.server, p.done)
+	p.server = listener.Serve(ln, p, listener.Timeouts{
+		ReadHeader: 5 * time.Second,
+		Read:       seconds(l.ReadTimeoutSeconds),
+		Write:      seconds(l.WriteTimeoutSeconds),
+		Idle:       seconds(l.IdleTimeoutSeconds),
+	}, func(err error) {
+		p.manager.Logger().Error("%s: listener stopped: %v", Name, err)
+		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: "listener stopped"})
+	})
 	p.manager.Logger().Info("%s: versitygw IAM protocol %s on %s (decision %s)", Name, ProtocolVersion, ln.Addr(), cfg.query)
 	return nil
 }
@@ -271,10 +274,7 @@ func (p *Plugin) Stop(ctx context.Context) {
 
 func (p *Plugin) stop(ctx context.Context) {
 	if p.server != nil {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_ = p.server.Shutdown(sctx)
-		cancel()
-		<-p.done
+		p.server.Shutdown(ctx)
 		p.server = nil
 		if st := p.state.Load(); st != nil && st.cfg.Socket != "" {
 			_ = os.Remove(st.cfg.Socket)
@@ -297,7 +297,8 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
 
 // listen opens the unix socket (0600), or the TCP address with mTLS:
 // versitygw must present a client certificate issued by client_ca_file.
-func listen(cfg *Config) (net.Listener, error) {
+// Either is capped at limits.max_connections (refused counts the others).
+func listen(cfg *Config, refused func()) (net.Listener, error) {
 	if cfg.Socket != "" {
 		if err := os.Remove(cfg.Socket); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("remove stale socket: %w", err)
@@ -313,7 +314,7 @@ func listen(cfg *Config) (net.Listener, error) {
 			ln.Close()
 			return nil, err
 		}
-		return ln, nil
+		return listener.Capped(ln, cfg.Limits.MaxConnections, refused), nil
 	}
 	cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
 	if err != nil {
@@ -331,7 +332,8 @@ func listen(cfg *Config) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	return tls.NewListener(ln, &tls.Config{
+	// Capped below TLS: a connection over the cap never costs a handshake.
+	return tls.NewListener(listener.Capped(ln, cfg.Limits.MaxConnections, refused), &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    pool,

@@ -480,3 +480,49 @@ decision := {"allow": false, "reason": "minted on the side", "minted": sts.issue
 		t.Fatalf("minted credentials as logged: %s", e)
 	}
 }
+
+// The IAM socket holds at most limits.max_connections open connections:
+// one more is answered 503 at once, closed and counted, and a connection
+// freed lets the next one in.
+func TestGatewayConnectionCap(t *testing.T) {
+	dir := t.TempDir()
+	generateKeys(t, dir)
+	socket := filepath.Join(dir, "iam.sock")
+	h := newManager(t, dir, `{"plugins": {`+sessionsConfig(dir)+`, "s3_iam": {"socket": "`+socket+`", "access_key": "`+gwAK+`", "secret_key_file": "`+secretFile(t, dir)+`", "limits": {"max_connections": 2}}}}`, nil)
+	must(t, h.m.Start(context.Background()))
+	dial := func() net.Conn {
+		c, err := net.Dial("unix", socket)
+		must(t, err)
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	first, _ := dial(), dial()
+	over := dial()
+	must(t, over.SetReadDeadline(time.Now().Add(5*time.Second)))
+	reply, _ := io.ReadAll(over)
+	if !strings.HasPrefix(string(reply), "HTTP/1.1 503") {
+		t.Fatalf("a connection over the cap: %q", reply)
+	}
+	families, err := h.registry.Gather()
+	must(t, err)
+	refused := 0.0
+	for _, f := range families {
+		if f.GetName() == "opa_sts_s3iam_connections_refused_total" {
+			refused = f.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if refused != 1 {
+		t.Fatalf("opa_sts_s3iam_connections_refused_total = %v, want 1", refused)
+	}
+	// A freed connection lets the gateway in again.
+	first.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if status, out := gateway(t, socket, "/private/version", map[string]any{}); status == 200 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("after a connection closed: %d %v", status, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
