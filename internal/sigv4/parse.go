@@ -491,6 +491,22 @@ func validScopeName(s string) bool {
 	return true
 }
 
+// IsAWSName reports whether s is a region or service name as AWS writes
+// them: 1 to 64 lower-case letters, digits and '-' (us-east-1, s3). Parse
+// is more lenient with what clients send; settings and peers that name a
+// region or service themselves are held to this.
+func IsAWSName(s string) bool {
+	if s == "" || len(s) > MaxRegionLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 func isHex64(s string) bool {
 	if len(s) != 64 {
 		return false

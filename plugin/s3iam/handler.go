@@ -16,6 +16,7 @@ import (
 	"github.com/opa-sts/opa-sts/internal/credentials"
 	"github.com/opa-sts/opa-sts/internal/decision"
 	"github.com/opa-sts/opa-sts/internal/sessions"
+	"github.com/opa-sts/opa-sts/internal/sigv4"
 )
 
 const protocolHeader = "X-Vgw-Private-Protocol"
@@ -161,7 +162,7 @@ func (h *handler) deriveSigningKey(ctx context.Context, body []byte, rec *record
 		Region       string `json:"region"`
 		Service      string `json:"service"`
 	}
-	if json.Unmarshal(body, &req) != nil || !validScopeDate(req.Date) || !validScopeName(req.Region) || !validScopeName(req.Service) {
+	if json.Unmarshal(body, &req) != nil || !validScopeDate(req.Date) || !sigv4.IsAWSName(req.Region) || !sigv4.IsAWSName(req.Service) {
 		return nil, errBadRequest
 	}
 	rec.accessKeyID, rec.sessionToken = req.AccessKeyID, req.SessionToken
@@ -295,19 +296,4 @@ func (h *handler) resolvePrincipals(body []byte) (any, *apiError) {
 func validScopeDate(d string) bool {
 	_, err := time.Parse("20060102", d)
 	return err == nil && len(d) == 8
-}
-
-// validScopeName: a region or service of a SigV4 credential scope, as AWS
-// names them (lower-case letters, digits and '-', at most 64).
-func validScopeName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

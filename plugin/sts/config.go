@@ -13,6 +13,7 @@ import (
 
 	"github.com/opa-sts/opa-sts/internal/listener"
 	"github.com/opa-sts/opa-sts/internal/secretfile"
+	"github.com/opa-sts/opa-sts/internal/sigv4"
 )
 
 // Name is the plugin's name under "plugins" in OPA's configuration.
@@ -169,7 +170,7 @@ func (c *Config) validate(persistDir string) error {
 			return err
 		}
 	}
-	if c.Region != "" && !validRegion(c.Region) {
+	if c.Region != "" && !sigv4.IsAWSName(c.Region) {
 		return fmt.Errorf("region %q: a region is lower-case letters, digits and '-' (us-east-1)", c.Region)
 	}
 	if c.Decision == "" {
@@ -247,17 +248,4 @@ func (c *Config) validate(persistDir string) error {
 
 func (l LimitsConfig) requestTimeout() time.Duration {
 	return time.Duration(l.RequestTimeoutSeconds) * time.Second
-}
-
-// validRegion: a region as AWS names them, at most 64 characters.
-func validRegion(s string) bool {
-	if len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return s != ""
 }
