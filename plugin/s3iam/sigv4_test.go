@@ -57,16 +57,16 @@ func TestVerifySigV4(t *testing.T) {
 	refusedFor := map[string]string{
 		"wrong secret":                   "SignatureDoesNotMatch",
 		"other key":                      "unknown access key",
-		"tampered body":                  "X-Amz-Content-Sha256 is not the body's SHA-256",
+		"tampered body":                  "The request body does not match X-Amz-Content-Sha256",
 		"too old":                        "RequestExpired",
 		"no signature":                   "MissingAuthenticationToken",
-		"no payload hash header":         "X-Amz-Content-Sha256 is not the body's SHA-256",
+		"no payload hash header":         "X-Amz-Content-Sha256 is required",
 		"another spelling of the header": "IncompleteSignature",
 		"two Authorization headers":      "more than one Authorization header",
 		"a session token":                "a session token is not expected",
 		"presigned":                      "not in the query string",
 		"another service":                "scoped to correct service",
-		"another region":                 "region us-east-1",
+		"another region":                 "scoped to a valid region: 'us-east-1'",
 	}
 	for name, c := range map[string]struct {
 		r    *http.Request
