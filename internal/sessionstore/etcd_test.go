@@ -3,7 +3,6 @@ package sessionstore_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,15 +13,12 @@ import (
 
 	"github.com/opa-sts/opa-sts/internal/sessionstore"
 	"github.com/opa-sts/opa-sts/internal/sessionstore/sessionstoretest"
+
+	"github.com/opa-sts/opa-sts/test/e2e/freeport"
 )
 
 func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Port(t)
 }
 
 // startEtcd runs a single-node etcd (Debian's etcd-server) on loopback.

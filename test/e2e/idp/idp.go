@@ -32,6 +32,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opa-sts/opa-sts/test/e2e/freeport"
 )
 
 const (
@@ -87,15 +89,11 @@ func toolsDir() string {
 	return filepath.Join(home, ".cache", "opa-sts", "tools")
 }
 
-// freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+// freePort returns a TCP port that was free on 127.0.0.1 a moment ago,
+// never one returned before in this test process.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("idp: pick a free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Port(t)
 }
 
 // newHTTPClient returns a client that never reuses connections (the servers

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opa-sts/opa-sts/test/e2e/freeport"
 )
 
 // Binary returns the path of the opa-sts binary under test.
@@ -139,15 +140,11 @@ func (s *Server) Stop() {
 	}
 }
 
-// FreePort returns a free TCP port on 127.0.0.1.
+// FreePort returns a TCP port free on 127.0.0.1 a moment ago, never one
+// returned before in this test process.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return freeport.Port(t)
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers, for process output.
