@@ -1,7 +1,7 @@
 // Package listener opens and serves the hardened listeners of opa-sts's
 // own servers (the STS, MinIO's identity plugin, the versitygw IAM
-// listener): open connections capped below TLS, and TLS 1.2 or 1.3 from
-// files.
+// listener): open connections capped below TLS, TLS 1.2 or 1.3 from
+// files, and the plugin lifecycle (Start, Stop, Reconfigure) around them.
 package listener
 
 import (

@@ -14,7 +14,7 @@ package minioidentity
 import (
 	"context"
 	"fmt"
-	"sync"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -36,7 +36,7 @@ func (Factory) Validate(_ *plugins.Manager, raw []byte) (any, error) { return pa
 func (Factory) New(m *plugins.Manager, cfg any) plugins.Plugin {
 	p := &Plugin{manager: m}
 	p.cfg.Store(cfg.(*Config))
-	m.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
+	p.listener = listener.NewPlugin(Name, m, p, p.open, nil)
 	return p
 }
 
@@ -45,8 +45,9 @@ type Plugin struct {
 	manager *plugins.Manager
 	cfg     atomic.Pointer[Config]
 
-	mu     sync.Mutex // orders Start, Stop and Reconfigure
-	server *listener.Server
+	// listener orders Start, Stop and Reconfigure; the fields below are
+	// set by open, under its lock.
+	listener *listener.Plugin
 
 	eval    atomic.Pointer[decision.Evaluator]
 	sem     atomic.Pointer[chan struct{}]
@@ -59,38 +60,29 @@ func (p *Plugin) logger() logging.Logger {
 	return p.manager.Logger().WithFields(map[string]any{"plugin": Name})
 }
 
-func (p *Plugin) setStatus(s plugins.State, msg string) {
-	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: s, Message: msg})
-}
-
 // Addr returns the address the plugin listens on (useful with port 0).
-func (p *Plugin) Addr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.server == nil {
-		return ""
-	}
-	return p.server.Addr().String()
-}
+func (p *Plugin) Addr() string { return p.listener.Addr() }
 
 // Start opens the listener.
-func (p *Plugin) Start(ctx context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.start(ctx); err != nil {
-		p.setStatus(plugins.StateErr, err.Error())
-		return fmt.Errorf("%s plugin: %w", Name, err)
-	}
-	p.setStatus(plugins.StateOK, "")
-	return nil
+func (p *Plugin) Start(ctx context.Context) error { return p.listener.Start(ctx) }
+
+// Stop closes the listener, letting requests in flight finish (up to ctx).
+func (p *Plugin) Stop(ctx context.Context) { p.listener.Stop(ctx) }
+
+// Reconfigure restarts the listener with the new configuration (a new
+// auth token takes effect for the next request).
+func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
+	p.listener.Reconfigure(ctx, func() { p.cfg.Store(cfg.(*Config)) })
 }
 
-func (p *Plugin) start(ctx context.Context) error {
+// open prepares the evaluator, the metrics and the request slots, and
+// opens the listener.
+func (p *Plugin) open(ctx context.Context) (net.Listener, listener.Timeouts, error) {
 	cfg := p.config()
 	var err error
 	if p.metrics == nil {
 		if p.metrics, err = newMetrics(p.manager.PrometheusRegister()); err != nil {
-			return fmt.Errorf("register metrics: %w", err)
+			return nil, listener.Timeouts{}, fmt.Errorf("register metrics: %w", err)
 		}
 	}
 	if e := p.eval.Load(); e == nil || e.Query() != cfg.decisionQuery {
@@ -100,48 +92,14 @@ func (p *Plugin) start(ctx context.Context) error {
 	p.sem.Store(&sem)
 	ln, err := listener.Listen(cfg.Addr, cfg.TLS, cfg.Limits.MaxConnections, p.metrics.connectionsRefused.Inc)
 	if err != nil {
-		return err
+		return nil, listener.Timeouts{}, err
 	}
+	p.logger().Info("MinIO identity plugin listening: MINIO_IDENTITY_PLUGIN_URL=%s (decision %s)", cfg.URL(), cfg.decisionQuery)
 	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
-	p.server = listener.Serve(ln, p, listener.Timeouts{
+	return ln, listener.Timeouts{
 		ReadHeader: sec(cfg.Limits.ReadHeaderTimeoutSeconds),
 		Read:       sec(cfg.Limits.ReadHeaderTimeoutSeconds + cfg.Limits.RequestTimeoutSeconds),
 		Write:      sec(cfg.Limits.WriteTimeoutSeconds),
 		Idle:       sec(cfg.Limits.IdleTimeoutSeconds),
-	}, func(err error) {
-		p.logger().Error("MinIO identity plugin listener stopped: %v", err)
-		p.setStatus(plugins.StateErr, "listener stopped")
-	})
-	p.logger().Info("MinIO identity plugin listening: MINIO_IDENTITY_PLUGIN_URL=%s (decision %s)", cfg.URL(), cfg.decisionQuery)
-	return nil
-}
-
-// Stop closes the listener, letting requests in flight finish (up to ctx).
-func (p *Plugin) Stop(ctx context.Context) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stop(ctx)
-	p.setStatus(plugins.StateNotReady, "")
-}
-
-func (p *Plugin) stop(ctx context.Context) {
-	if p.server != nil {
-		p.server.Shutdown(ctx)
-		p.server = nil
-	}
-}
-
-// Reconfigure restarts the listener with the new configuration (a new
-// auth token takes effect for the next request).
-func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stop(ctx)
-	p.cfg.Store(cfg.(*Config))
-	if err := p.start(ctx); err != nil {
-		p.logger().Error("%s plugin: reconfigure: %v", Name, err)
-		p.setStatus(plugins.StateErr, err.Error())
-		return
-	}
-	p.setStatus(plugins.StateOK, "")
+	}, nil
 }

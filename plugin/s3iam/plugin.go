@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -185,19 +184,19 @@ func (Factory) Validate(m *plugins.Manager, raw []byte) (any, error) {
 
 // New returns the plugin.
 func (Factory) New(m *plugins.Manager, cfg any) plugins.Plugin {
-	m.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
-	return &Plugin{manager: m, cfg: cfg.(*Config)}
+	p := &Plugin{manager: m, cfg: cfg.(*Config)}
+	p.listener = listener.NewPlugin(Name, m, p, p.open, p.removeSocket)
+	return p
 }
 
 // Plugin serves the protocol.
 type Plugin struct {
 	manager *plugins.Manager
 
-	// mu orders Start, Stop and Reconfigure; requests never take it, so a
-	// shutdown waiting for requests in flight cannot wait on them.
-	mu     sync.Mutex
-	cfg    *Config // the configuration to start with
-	server *listener.Server
+	// listener orders Start, Stop and Reconfigure; cfg is set under its
+	// lock.
+	listener *listener.Plugin
+	cfg      *Config // the configuration to start with
 
 	// state is what requests read: one immutable snapshot, replaced whole.
 	state atomic.Pointer[state]
@@ -214,21 +213,22 @@ type state struct {
 
 // Start listens on the socket. Sessions are verified through the
 // process's session authority, which must be configured.
-func (p *Plugin) Start(ctx context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.start(ctx, p.cfg); err != nil {
-		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: err.Error()})
-		return fmt.Errorf("%s plugin: %w", Name, err)
-	}
-	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
-	return nil
+func (p *Plugin) Start(ctx context.Context) error { return p.listener.Start(ctx) }
+
+// Stop closes the socket.
+func (p *Plugin) Stop(ctx context.Context) { p.listener.Stop(ctx) }
+
+// Reconfigure restarts with the new configuration.
+func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
+	p.listener.Reconfigure(ctx, func() { p.cfg = cfg.(*Config) })
 }
 
-func (p *Plugin) start(ctx context.Context, cfg *Config) error {
+// open fixes the state requests read and opens the listener.
+func (p *Plugin) open(ctx context.Context) (net.Listener, listener.Timeouts, error) {
+	cfg := p.cfg
 	owner := core.Lookup(p.manager)
 	if owner == nil || !owner.Configured() {
-		return fmt.Errorf("enforcement needs the session authority to verify sessions: configure plugins.%s (issuer and keys, the same as the STS's; store etcd to share its revocations)", core.Name)
+		return nil, listener.Timeouts{}, fmt.Errorf("enforcement needs the session authority to verify sessions: configure plugins.%s (issuer and keys, the same as the STS's; store etcd to share its revocations)", core.Name)
 	}
 	var m *metrics
 	if cur := p.state.Load(); cur != nil {
@@ -236,7 +236,7 @@ func (p *Plugin) start(ctx context.Context, cfg *Config) error {
 	} else {
 		var err error
 		if m, err = newMetrics(p.manager.PrometheusRegister()); err != nil {
-			return fmt.Errorf("register metrics: %w", err)
+			return nil, listener.Timeouts{}, fmt.Errorf("register metrics: %w", err)
 		}
 	}
 	p.state.Store(&state{
@@ -248,51 +248,23 @@ func (p *Plugin) start(ctx context.Context, cfg *Config) error {
 	})
 	ln, err := listen(cfg, m.connectionsRefused.Inc)
 	if err != nil {
-		return err
+		return nil, listener.Timeouts{}, err
 	}
+	p.manager.Logger().Info("%s: versitygw IAM protocol %s on %s (decision %s)", Name, ProtocolVersion, ln.Addr(), cfg.query)
 	l := cfg.Limits
-	p.server = listener.Serve(ln, p, listener.Timeouts{
+	return ln, listener.Timeouts{
 		ReadHeader: 5 * time.Second,
 		Read:       seconds(l.ReadTimeoutSeconds),
 		Write:      seconds(l.WriteTimeoutSeconds),
 		Idle:       seconds(l.IdleTimeoutSeconds),
-	}, func(err error) {
-		p.manager.Logger().Error("%s: listener stopped: %v", Name, err)
-		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: "listener stopped"})
-	})
-	p.manager.Logger().Info("%s: versitygw IAM protocol %s on %s (decision %s)", Name, ProtocolVersion, ln.Addr(), cfg.query)
-	return nil
+	}, nil
 }
 
-// Stop closes the socket.
-func (p *Plugin) Stop(ctx context.Context) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stop(ctx)
-	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
-}
-
-func (p *Plugin) stop(ctx context.Context) {
-	if p.server != nil {
-		p.server.Shutdown(ctx)
-		p.server = nil
-		if st := p.state.Load(); st != nil && st.cfg.Socket != "" {
-			_ = os.Remove(st.cfg.Socket)
-		}
+// removeSocket removes the unix socket after the listener closed.
+func (p *Plugin) removeSocket() {
+	if st := p.state.Load(); st != nil && st.cfg.Socket != "" {
+		_ = os.Remove(st.cfg.Socket)
 	}
-}
-
-// Reconfigure restarts with the new configuration.
-func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stop(ctx)
-	p.cfg = cfg.(*Config)
-	if err := p.start(ctx, p.cfg); err != nil {
-		p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateErr, Message: err.Error()})
-		return
-	}
-	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateOK})
 }
 
 // listen opens the unix socket (0600), or the TCP address with mTLS:

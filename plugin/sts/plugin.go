@@ -8,8 +8,8 @@ package sts
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,7 +40,7 @@ func (Factory) Validate(m *plugins.Manager, raw []byte) (any, error) {
 func (Factory) New(m *plugins.Manager, cfg any) plugins.Plugin {
 	p := &Plugin{manager: m}
 	p.cfg.Store(cfg.(*Config))
-	m.UpdatePluginStatus(Name, &plugins.Status{State: plugins.StateNotReady})
+	p.listener = listener.NewPlugin(Name, m, p, p.open, nil)
 	return p
 }
 
@@ -49,8 +49,9 @@ type Plugin struct {
 	manager *plugins.Manager
 	cfg     atomic.Pointer[Config]
 
-	mu     sync.Mutex // guards the fields below across Start/Stop/Reconfigure
-	server *listener.Server
+	// listener orders Start, Stop and Reconfigure; the fields below are
+	// set by open, under its lock, while the listener is closed.
+	listener *listener.Plugin
 
 	eval    *decision.Evaluator
 	core    *core.Plugin // the session authority's owner
@@ -67,41 +68,33 @@ func (p *Plugin) authority() *sessions.Authority { return p.core.Authority() }
 func (p *Plugin) logger() logging.Logger {
 	return p.manager.Logger().WithFields(map[string]any{"plugin": Name})
 }
-func (p *Plugin) setStatus(s plugins.State, msg string) {
-	p.manager.UpdatePluginStatus(Name, &plugins.Status{State: s, Message: msg})
-}
 
 // Addr returns the address the STS listens on (useful with port 0).
-func (p *Plugin) Addr() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.server == nil {
-		return ""
-	}
-	return p.server.Addr().String()
+func (p *Plugin) Addr() string { return p.listener.Addr() }
+
+// Start opens the listener; the session authority must be configured.
+func (p *Plugin) Start(ctx context.Context) error { return p.listener.Start(ctx) }
+
+// Stop closes the listener, letting requests in flight finish (up to ctx).
+func (p *Plugin) Stop(ctx context.Context) { p.listener.Stop(ctx) }
+
+// Reconfigure applies a new configuration by restarting the listener with
+// it; requests in flight finish first.
+func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
+	p.listener.Reconfigure(ctx, func() { p.cfg.Store(cfg.(*Config)) })
 }
 
-// Start opens the key files, the session store and the listener.
-func (p *Plugin) Start(ctx context.Context) error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if err := p.start(ctx); err != nil {
-		p.setStatus(plugins.StateErr, err.Error())
-		return fmt.Errorf("%s plugin: %w", Name, err)
-	}
-	p.setStatus(plugins.StateOK, "")
-	return nil
-}
-
-func (p *Plugin) start(ctx context.Context) error {
+// open prepares the evaluator, the development issuer, the metrics and the
+// request slots, and opens the listener.
+func (p *Plugin) open(ctx context.Context) (net.Listener, listener.Timeouts, error) {
 	cfg := p.config()
 	if p.core = core.Lookup(p.manager); p.core == nil || !p.core.Configured() {
-		return fmt.Errorf("the STS needs the session authority: configure plugins.%s (issuer, keys, store)", core.Name)
+		return nil, listener.Timeouts{}, fmt.Errorf("the STS needs the session authority: configure plugins.%s (issuer, keys, store)", core.Name)
 	}
 	var err error
 	if p.metrics == nil {
 		if p.metrics, err = newMetrics(p.manager.PrometheusRegister()); err != nil {
-			return fmt.Errorf("register metrics: %w", err)
+			return nil, listener.Timeouts{}, fmt.Errorf("register metrics: %w", err)
 		}
 	}
 	if p.eval == nil || p.eval.Query() != cfg.decisionQuery {
@@ -111,7 +104,7 @@ func (p *Plugin) start(ctx context.Context) error {
 	p.dev = nil
 	if cfg.DevIssuer != nil && cfg.DevIssuer.Enabled {
 		if p.dev, err = newDevIssuer(cfg); err != nil {
-			return err
+			return nil, listener.Timeouts{}, err
 		}
 		p.logger().Warn("DEVELOPMENT token issuer enabled at %s: it hands out tokens to the clients in the configuration. Never enable dev_issuer in production.", p.dev.issuer)
 	}
@@ -119,51 +112,16 @@ func (p *Plugin) start(ctx context.Context) error {
 	p.sem = make(chan struct{}, cfg.Limits.MaxConcurrentRequests)
 	ln, err := listener.Listen(cfg.Addr, cfg.TLS, cfg.Limits.MaxConnections, p.metrics.connectionsRefused.Inc)
 	if err != nil {
-		return err
+		return nil, listener.Timeouts{}, err
 	}
+	p.logger().Info("STS listening on %s (decision %s)", ln.Addr(), cfg.decisionQuery)
 	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
-	p.server = listener.Serve(ln, p, listener.Timeouts{
+	return ln, listener.Timeouts{
 		ReadHeader: sec(cfg.Limits.ReadHeaderTimeoutSeconds),
-		Read:       sec(cfg.Limits.ReadHeaderTimeoutSeconds + cfg.Limits.BodyReadTimeoutSeconds), // the body has its own, shorter deadline,
+		Read:       sec(cfg.Limits.ReadHeaderTimeoutSeconds + cfg.Limits.BodyReadTimeoutSeconds), // the body has its own, shorter deadline
 		Write:      sec(cfg.Limits.WriteTimeoutSeconds),
 		Idle:       sec(cfg.Limits.IdleTimeoutSeconds),
-	}, func(err error) {
-		p.logger().Error("STS listener stopped: %v", err)
-		p.setStatus(plugins.StateErr, "listener stopped")
-	})
-
-	p.logger().Info("STS listening on %s (decision %s)", ln.Addr(), cfg.decisionQuery)
-	return nil
-}
-
-// Stop closes the listener, letting requests in flight finish (up to ctx).
-func (p *Plugin) Stop(ctx context.Context) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stop(ctx)
-	p.setStatus(plugins.StateNotReady, "")
-}
-
-func (p *Plugin) stop(ctx context.Context) {
-	if p.server != nil {
-		p.server.Shutdown(ctx)
-		p.server = nil
-	}
-}
-
-// Reconfigure applies a new configuration by restarting the listener with
-// it; requests in flight finish first.
-func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stop(ctx)
-	p.cfg.Store(cfg.(*Config))
-	if err := p.start(ctx); err != nil {
-		p.logger().Error("%s plugin: reconfigure: %v", Name, err)
-		p.setStatus(plugins.StateErr, err.Error())
-		return
-	}
-	p.setStatus(plugins.StateOK, "")
+	}, nil
 }
 
 var errBusy = stswire.ServiceUnavailable("too many concurrent requests")
