@@ -105,9 +105,56 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
+// Timing is the part of a Cache's configuration that may change while it
+// runs (SetTiming). Config's fields of the same names give the first one.
+type Timing struct {
+	MinTTL, MaxTTL, DefaultTTL time.Duration
+	RefetchInterval            time.Duration
+	NegativeTTL                time.Duration
+	// MaxStale may be zero: an expired key set is then never used.
+	MaxStale     time.Duration
+	FetchTimeout time.Duration
+}
+
+// DefaultTiming is the timing of a Cache made with a zero Config.
+func DefaultTiming() Timing {
+	c := Config{}.withDefaults()
+	return c.timing()
+}
+
+func (c Config) timing() Timing {
+	return Timing{
+		MinTTL: c.MinTTL, MaxTTL: c.MaxTTL, DefaultTTL: c.DefaultTTL,
+		RefetchInterval: c.RefetchInterval, NegativeTTL: c.NegativeTTL,
+		MaxStale: c.MaxStale, FetchTimeout: c.Fetch.Timeout,
+	}
+}
+
+// Validate checks that t can be applied: every duration positive (MaxStale
+// may be zero) and MinTTL <= DefaultTTL <= MaxTTL.
+func (t Timing) Validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"MinTTL", t.MinTTL}, {"MaxTTL", t.MaxTTL}, {"DefaultTTL", t.DefaultTTL},
+		{"RefetchInterval", t.RefetchInterval}, {"NegativeTTL", t.NegativeTTL}, {"FetchTimeout", t.FetchTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("jwks timing: %s must be positive, is %v", d.name, d.v)
+		}
+	}
+	if t.MaxStale < 0 {
+		return fmt.Errorf("jwks timing: MaxStale must not be negative, is %v", t.MaxStale)
+	}
+	if t.MinTTL > t.DefaultTTL || t.DefaultTTL > t.MaxTTL {
+		return fmt.Errorf("jwks timing: need MinTTL <= DefaultTTL <= MaxTTL, have %v, %v, %v", t.MinTTL, t.DefaultTTL, t.MaxTTL)
+	}
+	return nil
+}
+
 // Cache holds the key sets of many issuers. It is safe for concurrent use.
 type Cache struct {
 	cfg     Config
+	timing  atomic.Pointer[Timing]
 	fetcher *fetcher
 	entries *lru.Cache[string, *entry]
 	flight  singleflight.Group
@@ -147,8 +194,26 @@ func New(cfg Config) *Cache {
 		// Only possible for a non-positive size, which withDefaults rules out.
 		panic(fmt.Sprintf("jwks: %v", err))
 	}
-	return &Cache{cfg: cfg, fetcher: newFetcher(cfg.Fetch), entries: entries}
+	c := &Cache{cfg: cfg, fetcher: newFetcher(cfg.Fetch), entries: entries}
+	t := cfg.timing()
+	c.timing.Store(&t)
+	return c
 }
+
+// SetTiming changes the cache's timing from now on. Lifetimes already
+// given to cached key sets stand until they are next fetched; the stale
+// window, the failure memory, the refetch interval and the fetch timeout
+// apply at once. An invalid timing is refused and changes nothing.
+func (c *Cache) SetTiming(t Timing) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	c.timing.Store(&t)
+	return nil
+}
+
+// Timing returns the cache's current timing.
+func (c *Cache) Timing() Timing { return *c.timing.Load() }
 
 // Stats returns the current counters.
 func (c *Cache) Stats() Stats {
@@ -211,7 +276,7 @@ func (c *Cache) Candidates(ctx context.Context, src Source, kid, alg string) ([]
 	// Unknown kid: the IdP may have rotated its keys.
 	now := c.cfg.Now()
 	e.mu.Lock()
-	mayRefetch := now.Sub(e.lastKIDHunt) >= c.cfg.RefetchInterval
+	mayRefetch := now.Sub(e.lastKIDHunt) >= c.timing.Load().RefetchInterval
 	if mayRefetch {
 		e.lastKIDHunt = now
 	}
@@ -242,7 +307,7 @@ func (c *Cache) current(ctx context.Context, src Source, e *entry) (*Set, error)
 		return set, nil
 	}
 	c.stats.misses.Add(1)
-	if lastErr != nil && now.Sub(lastAttempt) < c.cfg.NegativeTTL {
+	if lastErr != nil && now.Sub(lastAttempt) < c.timing.Load().NegativeTTL {
 		// Negative cache: the last attempt failed moments ago.
 		return c.staleOr(now, set, expiresAt, lastErr)
 	}
@@ -257,7 +322,7 @@ func (c *Cache) current(ctx context.Context, src Source, e *entry) (*Set, error)
 }
 
 func (c *Cache) staleOr(now time.Time, set *Set, expiresAt time.Time, err error) (*Set, error) {
-	if set != nil && now.Before(expiresAt.Add(c.cfg.MaxStale)) {
+	if set != nil && now.Before(expiresAt.Add(c.timing.Load().MaxStale)) {
 		c.stats.staleServed.Add(1)
 		return set, nil
 	}
@@ -269,7 +334,7 @@ func (c *Cache) staleOr(now time.Time, set *Set, expiresAt time.Time, err error)
 // caller waits only as long as its own context allows.
 func (c *Cache) refresh(ctx context.Context, src Source, e *entry) (*Set, error) {
 	ch := c.flight.DoChan(src.key(), func() (any, error) {
-		fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.Fetch.Timeout)
+		fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timing.Load().FetchTimeout)
 		defer cancel()
 		return c.fetchInto(fetchCtx, src, e)
 	})
@@ -311,7 +376,8 @@ func (c *Cache) fetchInto(ctx context.Context, src Source, e *entry) (*Set, erro
 	e.lastErr = nil
 	e.set = set
 	e.jwksURL = resolvedURL
-	e.expiresAt = now.Add(clamp(ttl, c.cfg.DefaultTTL, c.cfg.MinTTL, c.cfg.MaxTTL))
+	t := c.timing.Load()
+	e.expiresAt = now.Add(clamp(ttl, t.DefaultTTL, t.MinTTL, t.MaxTTL))
 	return set, nil
 }
 

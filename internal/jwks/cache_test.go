@@ -356,3 +356,97 @@ func mustFind(t *testing.T, c *jwks.Cache, src jwks.Source, kid, alg string) {
 		t.Fatalf("kid %s: got %d keys", kid, len(keys))
 	}
 }
+
+func TestTimingValidation(t *testing.T) {
+	if err := jwks.DefaultTiming().Validate(); err != nil {
+		t.Fatalf("the default timing: %v", err)
+	}
+	def := jwks.DefaultTiming()
+	for name, mutate := range map[string]func(*jwks.Timing){
+		"zero min ttl":              func(t *jwks.Timing) { t.MinTTL = 0 },
+		"negative max ttl":          func(t *jwks.Timing) { t.MaxTTL = -time.Second },
+		"zero default ttl":          func(t *jwks.Timing) { t.DefaultTTL = 0 },
+		"zero refetch interval":     func(t *jwks.Timing) { t.RefetchInterval = 0 },
+		"zero negative ttl":         func(t *jwks.Timing) { t.NegativeTTL = 0 },
+		"zero fetch timeout":        func(t *jwks.Timing) { t.FetchTimeout = 0 },
+		"negative max stale":        func(t *jwks.Timing) { t.MaxStale = -time.Second },
+		"min above default":         func(t *jwks.Timing) { t.MinTTL = 20 * time.Minute },
+		"default above max":         func(t *jwks.Timing) { t.MaxTTL = 10 * time.Minute },
+		"min above max, default in": func(t *jwks.Timing) { t.MinTTL, t.MaxTTL = time.Hour, time.Minute },
+	} {
+		bad := def
+		mutate(&bad)
+		if err := bad.Validate(); err == nil {
+			t.Errorf("%s: accepted %+v", name, bad)
+		}
+		c := jwks.New(jwks.Config{})
+		if err := c.SetTiming(bad); err == nil {
+			t.Errorf("%s: SetTiming accepted it", name)
+		}
+		if c.Timing() != def {
+			t.Errorf("%s: a refused timing changed the cache: %+v", name, c.Timing())
+		}
+	}
+	noStale := def
+	noStale.MaxStale = 0
+	if err := noStale.Validate(); err != nil {
+		t.Fatalf("MaxStale 0 (never serve stale keys): %v", err)
+	}
+}
+
+// A new timing applies to what the cache does next: the stale window at
+// once, the lifetime of a key set from its next fetch.
+func TestSetTimingAppliesWhileRunning(t *testing.T) {
+	k := testkeys.New(t, "ES256", "k1")
+	srv := newKeyServer(t, testkeys.JWKS(k.PublicJWK(t, true)))
+	clock := newClock()
+	c := jwks.New(jwks.Config{Now: clock.Now})
+	src := jwks.Source{Issuer: "https://idp.example", JWKSURL: srv.URL + "/keys"}
+	mustFind(t, c, src, "k1", "ES256")
+
+	tm := jwks.DefaultTiming()
+	tm.MinTTL, tm.DefaultTTL, tm.MaxTTL = time.Minute, 2*time.Minute, time.Hour
+	tm.MaxStale = 0
+	if err := c.SetTiming(tm); err != nil {
+		t.Fatal(err)
+	}
+	// The cached set keeps the 15 minutes it was given.
+	clock.Advance(10 * time.Minute)
+	mustFind(t, c, src, "k1", "ES256")
+	if n := srv.jwksFetches.Load(); n != 1 {
+		t.Fatalf("refetched before the set's own lifetime ended: %d fetches", n)
+	}
+	// Refetched after 15 minutes, it now lives 2.
+	clock.Advance(6 * time.Minute)
+	mustFind(t, c, src, "k1", "ES256")
+	clock.Advance(2*time.Minute + time.Second)
+	mustFind(t, c, src, "k1", "ES256")
+	if n := srv.jwksFetches.Load(); n != 3 {
+		t.Fatalf("want 3 fetches with the 2-minute default, got %d", n)
+	}
+
+	// MaxStale 0: the IdP down and the set expired, tokens are refused at
+	// once instead of being verified with the old keys.
+	srv.set(func(s *keyServer) { s.status = http.StatusServiceUnavailable })
+	clock.Advance(2*time.Minute + time.Second)
+	if _, err := c.Candidates(context.Background(), src, "k1", "ES256"); !errors.Is(err, jwks.ErrUnreachable) {
+		t.Fatalf("with MaxStale 0 an expired key set was used: %v", err)
+	}
+	if st := c.Stats(); st.StaleServed != 0 {
+		t.Fatalf("stale served with MaxStale 0: %+v", st)
+	}
+
+	// The fetch timeout applies at once too.
+	slow := newKeyServer(t, testkeys.JWKS(k.PublicJWK(t, true)))
+	slow.set(func(s *keyServer) { s.delay = 10 * time.Second })
+	tm.FetchTimeout = 100 * time.Millisecond
+	if err := c.SetTiming(tm); err != nil {
+		t.Fatal(err)
+	}
+	slowSrc := jwks.Source{Issuer: "https://slow.example", JWKSURL: slow.URL + "/keys"}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := c.Candidates(ctx, slowSrc, "k1", "ES256"); !errors.Is(err, jwks.ErrUnreachable) {
+		t.Fatalf("the new fetch timeout did not apply: %v", err)
+	}
+}
