@@ -70,6 +70,12 @@ func SetVerifiedTokenCacheSize(n int) {
 	shared.verifier.ResizeCache(n)
 }
 
+// SetJWKSTiming changes the lifetimes, refetch interval, failure memory,
+// stale window and fetch timeout of the process-wide key-set cache: the
+// core plugin applies plugins.sts_sessions.jwks. An invalid timing is
+// refused and changes nothing.
+func SetJWKSTiming(t jwks.Timing) error { return shared.keys.SetTiming(t) }
+
 // JWKSCache returns the process-wide key set cache used by sts.verify_token,
 // for plugins that export its metrics.
 func JWKSCache() *jwks.Cache { return shared.keys }

@@ -120,7 +120,10 @@ func (p *Plugin) Start(ctx context.Context) error {
 		return err
 	}
 	builtins.Serve(p)
-	builtins.SetVerifiedTokenCacheSize(p.cfg.IdentityTokenCacheSize)
+	if err := applyCaches(p.cfg); err != nil {
+		p.setStatus(plugins.StateErr, err.Error())
+		return fmt.Errorf("%s plugin: %w", Name, err)
+	}
 	if err := p.open(ctx, p.cfg); err != nil {
 		p.setStatus(plugins.StateErr, err.Error())
 		return fmt.Errorf("%s plugin: %w", Name, err)
@@ -270,7 +273,20 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
 		return
 	}
 	p.cfg = next
-	builtins.SetVerifiedTokenCacheSize(next.IdentityTokenCacheSize)
+	if err := applyCaches(next); err != nil {
+		p.logger().Error("%s plugin: reconfigure: %v", Name, err)
+		p.setStatus(plugins.StateErr, err.Error())
+	}
+}
+
+// applyCaches sizes the verified-token cache and times the key-set cache
+// of the built-ins as cfg asks.
+func applyCaches(cfg *sessions.Config) error {
+	builtins.SetVerifiedTokenCacheSize(cfg.IdentityTokenCacheSize)
+	if err := builtins.SetJWKSTiming(cfg.JWKS.Timing()); err != nil {
+		return fmt.Errorf("jwks: %w", err)
+	}
+	return nil
 }
 
 // EnableHook is an OPA ConfigHook that switches the plugin on when the

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/opa-sts/opa-sts/internal/jwks"
 	"github.com/opa-sts/opa-sts/internal/secretfile"
 )
 
@@ -33,6 +35,10 @@ type Config struct {
 	// a busy STS's memory. Applied whether or not the section configures
 	// an authority.
 	IdentityTokenCacheSize int `json:"identity_token_cache_size"`
+	// JWKS tunes the cache of the identity providers' key sets that
+	// sts.verify_token uses. Applied whether or not the section configures
+	// an authority.
+	JWKS *JWKSConfig `json:"jwks"`
 	// RevocationSnapshot is the local copy of the revocations of a
 	// replicated store (etcd), kept so that a restart while etcd is
 	// unreachable still knows them (default
@@ -40,6 +46,88 @@ type Config struct {
 	RevocationSnapshot string `json:"revocation_snapshot"`
 
 	configured bool
+}
+
+// JWKSConfig tunes the key-set cache, in whole seconds; a member left out
+// keeps its default (jwks.DefaultTiming).
+type JWKSConfig struct {
+	// DefaultTTLSeconds is the lifetime of a key set whose response
+	// announces none (default 900).
+	DefaultTTLSeconds *int `json:"default_ttl_seconds"`
+	// MinTTLSeconds and MaxTTLSeconds clamp the lifetime announced by
+	// Cache-Control or Expires (defaults 60 and 86400).
+	MinTTLSeconds *int `json:"min_ttl_seconds"`
+	MaxTTLSeconds *int `json:"max_ttl_seconds"`
+	// UnknownKIDRefetchSeconds is the least time between two fetches of
+	// one key set caused by tokens with an unknown kid (default 5).
+	UnknownKIDRefetchSeconds *int `json:"unknown_kid_refetch_seconds"`
+	// FailedFetchRetrySeconds is how long a failed fetch is remembered
+	// before the next attempt (default 5).
+	FailedFetchRetrySeconds *int `json:"failed_fetch_retry_seconds"`
+	// MaxStaleSeconds bounds how long past its lifetime the last good key
+	// set is used while the IdP cannot be reached (default 86400; 0: never).
+	MaxStaleSeconds *int `json:"max_stale_seconds"`
+	// FetchTimeoutSeconds bounds one fetch, discovery included (default 5).
+	FetchTimeoutSeconds *int `json:"fetch_timeout_seconds"`
+}
+
+// jwksLimits are the ranges each JWKSConfig member accepts: wide enough
+// for any deployment, narrow enough that a typo (milliseconds for seconds,
+// an extra zero) is refused instead of turning off a protection.
+var jwksLimits = []struct {
+	name     string
+	field    func(*JWKSConfig) *int
+	min, max int
+}{
+	{"default_ttl_seconds", func(c *JWKSConfig) *int { return c.DefaultTTLSeconds }, 1, 7 * 86400},
+	{"min_ttl_seconds", func(c *JWKSConfig) *int { return c.MinTTLSeconds }, 1, 7 * 86400},
+	{"max_ttl_seconds", func(c *JWKSConfig) *int { return c.MaxTTLSeconds }, 1, 7 * 86400},
+	{"unknown_kid_refetch_seconds", func(c *JWKSConfig) *int { return c.UnknownKIDRefetchSeconds }, 1, 3600},
+	{"failed_fetch_retry_seconds", func(c *JWKSConfig) *int { return c.FailedFetchRetrySeconds }, 1, 3600},
+	{"max_stale_seconds", func(c *JWKSConfig) *int { return c.MaxStaleSeconds }, 0, 7 * 86400},
+	{"fetch_timeout_seconds", func(c *JWKSConfig) *int { return c.FetchTimeoutSeconds }, 1, 60},
+}
+
+// Timing is the key-set cache timing c asks for: the defaults with c's
+// members over them. A nil c is the defaults.
+func (c *JWKSConfig) Timing() jwks.Timing {
+	t := jwks.DefaultTiming()
+	if c == nil {
+		return t
+	}
+	set := func(d *time.Duration, v *int) {
+		if v != nil {
+			*d = time.Duration(*v) * time.Second
+		}
+	}
+	set(&t.DefaultTTL, c.DefaultTTLSeconds)
+	set(&t.MinTTL, c.MinTTLSeconds)
+	set(&t.MaxTTL, c.MaxTTLSeconds)
+	set(&t.RefetchInterval, c.UnknownKIDRefetchSeconds)
+	set(&t.NegativeTTL, c.FailedFetchRetrySeconds)
+	set(&t.MaxStale, c.MaxStaleSeconds)
+	set(&t.FetchTimeout, c.FetchTimeoutSeconds)
+	return t
+}
+
+func (c *JWKSConfig) validate() error {
+	if c == nil {
+		return nil
+	}
+	for _, l := range jwksLimits {
+		if v := l.field(c); v != nil && (*v < l.min || *v > l.max) {
+			return fmt.Errorf("jwks.%s: %d is outside [%d, %d]", l.name, *v, l.min, l.max)
+		}
+	}
+	t := c.Timing()
+	if t.MinTTL > t.DefaultTTL || t.DefaultTTL > t.MaxTTL {
+		return fmt.Errorf("jwks: need min_ttl_seconds <= default_ttl_seconds <= max_ttl_seconds, with the defaults for members not given: have %d, %d, %d",
+			int(t.MinTTL.Seconds()), int(t.DefaultTTL.Seconds()), int(t.MaxTTL.Seconds()))
+	}
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("jwks: %w", err)
+	}
+	return nil
 }
 
 // KeysConfig names the key files: signing_key_files with
@@ -105,6 +193,9 @@ func ParseConfig(raw []byte, persistDir string) (*Config, error) {
 	}
 	if c.IdentityTokenCacheSize < 0 {
 		return nil, errors.New("identity_token_cache_size must not be negative")
+	}
+	if err := c.JWKS.validate(); err != nil {
+		return nil, err
 	}
 	if onlyCaches(c) {
 		return c, nil // no authority, only the built-ins' cache size
@@ -180,10 +271,12 @@ func (c *Config) validate(persistDir string) error {
 }
 
 // onlyCaches reports whether c sets nothing but the identity-token cache
-// size: a server that verifies tokens but runs no session authority.
+// size and the key-set cache: a server that verifies tokens but runs no
+// session authority.
 func onlyCaches(c *Config) bool {
 	probe := *c
 	probe.IdentityTokenCacheSize = 0
+	probe.JWKS = nil
 	return probe.Issuer == "" && len(probe.Keys.SigningKeyFiles) == 0 && probe.Keys.DerivationSecretFile == "" && probe.Keys.Dir == "" &&
 		!probe.Keys.Generate && probe.Store.Type == "" && probe.Store.Path == "" && probe.Store.Etcd == nil &&
 		probe.Store.PurgeIntervalSeconds == 0 && probe.VerifiedTokenCacheSize == 0 && probe.RevocationSnapshot == ""

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/opa-sts/opa-sts/internal/credentials"
+	"github.com/opa-sts/opa-sts/internal/jwks"
 	"github.com/opa-sts/opa-sts/internal/keyring"
 	"github.com/opa-sts/opa-sts/internal/sessionstore"
 )
@@ -58,6 +59,50 @@ func TestParseConfig(t *testing.T) {
 		if _, err := ParseConfig([]byte(raw), "/p"); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// plugins.sts_sessions.jwks: every refusal first, then what is accepted.
+func TestParseJWKSConfig(t *testing.T) {
+	for name, raw := range map[string]string{
+		"unknown member":              `{"jwks": {"max_stale": 60}}`,
+		"string value":                `{"jwks": {"max_stale_seconds": "60"}}`,
+		"fractional value":            `{"jwks": {"max_stale_seconds": 1.5}}`,
+		"negative max stale":          `{"jwks": {"max_stale_seconds": -1}}`,
+		"max stale over a week":       `{"jwks": {"max_stale_seconds": 604801}}`,
+		"zero refetch interval":       `{"jwks": {"unknown_kid_refetch_seconds": 0}}`,
+		"refetch interval over 1h":    `{"jwks": {"unknown_kid_refetch_seconds": 3601}}`,
+		"zero failed retry":           `{"jwks": {"failed_fetch_retry_seconds": 0}}`,
+		"zero fetch timeout":          `{"jwks": {"fetch_timeout_seconds": 0}}`,
+		"fetch timeout over a minute": `{"jwks": {"fetch_timeout_seconds": 61}}`,
+		"zero default ttl":            `{"jwks": {"default_ttl_seconds": 0}}`,
+		"milliseconds for seconds":    `{"jwks": {"max_ttl_seconds": 86400000}}`,
+		"min above max":               `{"jwks": {"min_ttl_seconds": 600, "max_ttl_seconds": 300}}`,
+		"max below the default 900":   `{"jwks": {"max_ttl_seconds": 300}}`,
+		"min above the default 900":   `{"jwks": {"min_ttl_seconds": 1200}}`,
+		"with an authority too":       `{"issuer": "https://sts", "jwks": {"fetch_timeout_seconds": 0}}`,
+		"not an object":               `{"jwks": 5}`,
+	} {
+		if c, err := ParseConfig([]byte(raw), "/p"); err == nil {
+			t.Errorf("%s: accepted %+v", name, c.JWKS.Timing())
+		}
+	}
+
+	c, err := ParseConfig([]byte(`{"jwks": {"max_stale_seconds": 0, "default_ttl_seconds": 300, "min_ttl_seconds": 30}}`), "/p")
+	if err != nil || c.Configured() {
+		t.Fatalf("jwks only: %+v %v", c, err)
+	}
+	want := jwks.DefaultTiming()
+	want.MaxStale, want.DefaultTTL, want.MinTTL = 0, 5*time.Minute, 30*time.Second
+	if got := c.JWKS.Timing(); got != want {
+		t.Fatalf("timing %+v, want %+v", got, want)
+	}
+	c, err = ParseConfig([]byte(`{"issuer": "https://sts", "jwks": {"fetch_timeout_seconds": 2}}`), "/p")
+	if err != nil || !c.Configured() || c.JWKS.Timing().FetchTimeout != 2*time.Second {
+		t.Fatalf("with an authority: %+v %v", c, err)
+	}
+	if got := (*JWKSConfig)(nil).Timing(); got != jwks.DefaultTiming() {
+		t.Fatalf("no jwks section: %+v", got)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opa-sts/opa-sts/test/e2e/idp"
 	"github.com/opa-sts/opa-sts/test/e2e/opasts"
@@ -136,4 +137,82 @@ func metricValue(t *testing.T, text, name string) float64 {
 	}
 	v, _ := strconv.ParseFloat(m[1], 64)
 	return v
+}
+
+// TestServerWithoutStaleKeys: with plugins.sts_sessions.jwks.max_stale_seconds
+// 0, a server refuses every token (idp_unreachable) once the key set has
+// expired and the IdP cannot be reached, a token it verified before
+// included; a server with the defaults rides out the same outage on the
+// keys it has. Both verify again when the IdP is back.
+func TestServerWithoutStaleKeys(t *testing.T) {
+	const client, secret = "stale-client", "stale-client-secret-0123456789"
+	p := idp.StartOIDCProvider(t, idp.OIDCProviderConfig{
+		SigningAlg: "ES256",
+		Clients:    []idp.OIDCClient{{ID: client, Secret: secret, Resources: []string{"https://sts.opa-sts.test"}}},
+	})
+	dir := t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(dir, "verify.rego"), []byte(serverPolicy), 0o600))
+	data, _ := json.Marshal(map[string]any{"provider": map[string]any{
+		"issuer": p.Issuer(), "discovery_url": p.DiscoveryURL(), "audiences": []string{"https://sts.opa-sts.test"},
+	}})
+	must(os.WriteFile(filepath.Join(dir, "data.json"), data, 0o600))
+	strictCfg := filepath.Join(t.TempDir(), "strict.yaml")
+	must(os.WriteFile(strictCfg, []byte(`plugins:
+  sts_sessions:
+    jwks:
+      min_ttl_seconds: 1
+      default_ttl_seconds: 1
+      max_ttl_seconds: 1
+      failed_fetch_retry_seconds: 1
+      max_stale_seconds: 0
+`), 0o600))
+	strict := opasts.Start(t, dir, "-c", strictCfg, dir)
+	lenient := opasts.Start(t, dir, dir)
+
+	verifyAt := func(srv *opasts.Server, tok string) map[string]any {
+		return postData(t, srv.URL+"/v1/data/verify/result", map[string]any{"token": tok})
+	}
+	tok := p.Token(t, client, secret, "https://sts.opa-sts.test", nil)
+	for _, srv := range []*opasts.Server{strict, lenient} {
+		if r := verifyAt(srv, tok); r["valid"] != true {
+			t.Fatalf("%s with the IdP up: %v", srv, r)
+		}
+	}
+
+	p.Stop()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := verifyAt(strict, tok)
+		if r["valid"] == false {
+			if code := r["error"].(map[string]any)["code"]; code != "idp_unreachable" {
+				t.Fatalf("strict server with the IdP down: %v", r)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the strict server still verifies with an expired key set while the IdP is down")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if r := verifyAt(lenient, tok); r["valid"] != true {
+		t.Fatalf("the server with the default stale window refused during the outage: %v", r)
+	}
+	if v := metricValue(t, get(t, strict.URL+"/metrics", http.StatusOK), "opa_sts_jwks_stale_served_total"); v != 0 {
+		t.Fatalf("the strict server served a stale key set %v times", v)
+	}
+
+	p.Start(t)
+	deadline = time.Now().Add(30 * time.Second)
+	for verifyAt(strict, tok)["valid"] != true {
+		if time.Now().After(deadline) {
+			t.Fatal("the strict server did not verify again after the IdP came back")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
