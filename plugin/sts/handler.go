@@ -83,12 +83,14 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		return
 	}
 	out.action = string(req.Action)
-	if !p.takeSlot() {
+	sv := p.current()
+	release, ok := sv.takeSlot()
+	if !ok {
 		out.err = errBusy
 		stswire.WriteError(w, out.err, requestID)
 		return
 	}
-	defer p.releaseSlot()
+	defer release()
 	policyDoc, werr := checkSessionPolicy(req.Policy)
 	if werr != nil {
 		out.err = werr
@@ -96,7 +98,7 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 		return
 	}
 
-	authority := p.authority()
+	authority := sv.authority()
 	if authority == nil {
 		out.err = errNoAuthority
 		stswire.WriteError(w, out.err, requestID)
@@ -129,7 +131,7 @@ func (p *Plugin) serveSTS(w http.ResponseWriter, r *http.Request, requestID stri
 	// The decision may mint with the production keys (sts.issue_credentials);
 	// whatever it mints is registered below like the plugin's own.
 	evalCtx, scope := sessions.WithMinting(ctx, authority)
-	dec, prepared, err := p.eval.Eval(evalCtx, out.input, out.metrics)
+	dec, prepared, err := sv.eval.Eval(evalCtx, out.input, out.metrics)
 	if prepared != nil {
 		out.revision, out.bundles = prepared.Revision, prepared.Bundles
 	}

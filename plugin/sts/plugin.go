@@ -49,22 +49,32 @@ type Plugin struct {
 	manager *plugins.Manager
 	cfg     atomic.Pointer[Config]
 
-	// listener orders Start, Stop and Reconfigure; the fields below are
-	// set by open, under its lock, while the listener is closed.
+	// listener orders Start, Stop and Reconfigure; open sets the fields
+	// below under its lock.
 	listener *listener.Plugin
+	metrics  *metrics
 
-	eval    *decision.Evaluator
-	core    *core.Plugin // the session authority's owner
-	metrics *metrics
-	sem     chan struct{}
-	dev     *devIssuer
+	// serving is what requests read, fixed by open and replaced whole: a
+	// request still running when a reconfigure gives up waiting for it
+	// keeps the snapshot it started with.
+	serving atomic.Pointer[serving]
+}
+
+// serving is one configuration's evaluator, authority owner, development
+// issuer and request slots.
+type serving struct {
+	eval *decision.Evaluator
+	core *core.Plugin // the session authority's owner
+	dev  *devIssuer   // nil unless dev_issuer is enabled
+	sem  chan struct{}
 }
 
 func (p *Plugin) config() *Config { return p.cfg.Load() }
 
 // authority is the session authority, or nil while there is none (not
 // opened yet, or stopped): requests are refused then.
-func (p *Plugin) authority() *sessions.Authority { return p.core.Authority() }
+func (sv *serving) authority() *sessions.Authority { return sv.core.Authority() }
+
 func (p *Plugin) logger() logging.Logger {
 	return p.manager.Logger().WithFields(map[string]any{"plugin": Name})
 }
@@ -88,7 +98,8 @@ func (p *Plugin) Reconfigure(ctx context.Context, cfg any) {
 // request slots, and opens the listener.
 func (p *Plugin) open(ctx context.Context) (net.Listener, listener.Timeouts, error) {
 	cfg := p.config()
-	if p.core = core.Lookup(p.manager); p.core == nil || !p.core.Configured() {
+	next := &serving{sem: make(chan struct{}, cfg.Limits.MaxConcurrentRequests)}
+	if next.core = core.Lookup(p.manager); next.core == nil || !next.core.Configured() {
 		return nil, listener.Timeouts{}, fmt.Errorf("the STS needs the session authority: configure plugins.%s (issuer, keys, store)", core.Name)
 	}
 	var err error
@@ -97,23 +108,22 @@ func (p *Plugin) open(ctx context.Context) (net.Listener, listener.Timeouts, err
 			return nil, listener.Timeouts{}, fmt.Errorf("register metrics: %w", err)
 		}
 	}
-	if p.eval == nil || p.eval.Query() != cfg.decisionQuery {
-		p.eval = decision.New(ctx, p.manager, cfg.decisionQuery)
+	if cur := p.serving.Load(); cur != nil && cur.eval.Query() == cfg.decisionQuery {
+		next.eval = cur.eval
+	} else {
+		next.eval = decision.New(ctx, p.manager, cfg.decisionQuery)
 	}
-
-	p.dev = nil
 	if cfg.DevIssuer != nil && cfg.DevIssuer.Enabled {
-		if p.dev, err = newDevIssuer(cfg); err != nil {
+		if next.dev, err = newDevIssuer(cfg); err != nil {
 			return nil, listener.Timeouts{}, err
 		}
-		p.logger().Warn("DEVELOPMENT token issuer enabled at %s: it hands out tokens to the clients in the configuration. Never enable dev_issuer in production.", p.dev.issuer)
+		p.logger().Warn("DEVELOPMENT token issuer enabled at %s: it hands out tokens to the clients in the configuration. Never enable dev_issuer in production.", next.dev.issuer)
 	}
-
-	p.sem = make(chan struct{}, cfg.Limits.MaxConcurrentRequests)
 	ln, err := listener.Listen(cfg.Addr, cfg.TLS, cfg.Limits.MaxConnections, p.metrics.connectionsRefused.Inc)
 	if err != nil {
 		return nil, listener.Timeouts{}, err
 	}
+	p.serving.Store(next)
 	p.logger().Info("STS listening on %s (decision %s)", ln.Addr(), cfg.decisionQuery)
 	sec := func(n int) time.Duration { return time.Duration(n) * time.Second }
 	return ln, listener.Timeouts{
@@ -126,18 +136,20 @@ func (p *Plugin) open(ctx context.Context) (net.Listener, listener.Timeouts, err
 
 var errBusy = stswire.ServiceUnavailable("too many concurrent requests")
 
-// takeSlot takes one of the max_concurrent_requests slots, without
-// waiting.
-func (p *Plugin) takeSlot() bool {
+// takeSlot takes one of the configuration's max_concurrent_requests
+// slots, without waiting; release gives it back. ok is false when all are
+// taken.
+func (sv *serving) takeSlot() (release func(), ok bool) {
 	select {
-	case p.sem <- struct{}{}:
-		return true
+	case sv.sem <- struct{}{}:
+		return func() { <-sv.sem }, true
 	default:
-		return false
+		return nil, false
 	}
 }
 
-func (p *Plugin) releaseSlot() { <-p.sem }
+// current is the snapshot requests read, or nil before the first open.
+func (p *Plugin) current() *serving { return p.serving.Load() }
 
 var errNoAuthority = stswire.ServiceUnavailable("the session authority is not running")
 
@@ -151,15 +163,17 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.serveSTS(w, r, requestID)
 		return
 	}
-	if !p.takeSlot() {
+	sv := p.current()
+	release, ok := sv.takeSlot()
+	if !ok {
 		p.metrics.denied.WithLabelValues("other", stswire.CodeServiceUnavailable).Inc()
 		stswire.WriteError(w, errBusy, requestID)
 		return
 	}
-	defer p.releaseSlot()
+	defer release()
 	switch {
 	case r.URL.Path == "/.well-known/jwks.json" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		a := p.authority()
+		a := sv.authority()
 		if a == nil {
 			stswire.WriteError(w, errNoAuthority, requestID)
 			return
@@ -167,8 +181,8 @@ func (p *Plugin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		_, _ = w.Write(a.PublicJWKS())
-	case p.dev != nil && p.dev.handles(r.URL.Path):
-		p.dev.ServeHTTP(w, r)
+	case sv.dev != nil && sv.dev.handles(r.URL.Path):
+		sv.dev.ServeHTTP(w, r)
 	default:
 		stswire.WriteError(w, errNotFound, requestID)
 	}
