@@ -90,15 +90,7 @@ func ParseEnv(r io.Reader) ([]Provider, []Item, error) {
 		}
 		switch {
 		case strings.HasPrefix(key, envPrefix):
-			setting, name, ok := splitEnvSetting(strings.TrimPrefix(key, envPrefix))
-			if !ok {
-				items = append(items, Item{Kind: KindUntranslated, Subject: key, Reason: "not an identity_openid setting MinIO knows"})
-				continue
-			}
-			if settings[name] == nil {
-				settings[name] = map[string]string{}
-			}
-			settings[name][setting] = value
+			items = putEnvSetting(settings, key, value, items)
 		case strings.HasPrefix(key, "MINIO_IDENTITY_LDAP_"):
 			items = appendOnce(items, Item{Kind: KindNote, Subject: "identity_ldap",
 				Reason: "MinIO keeps authenticating LDAP users; their policy mappings (stsuser_mappings, LDAP group mappings) come from the IAM export"})
@@ -133,6 +125,20 @@ func splitEnvSetting(s string) (setting, name string, ok bool) {
 	return best, strings.TrimPrefix(strings.TrimPrefix(lower, best), "_"), true
 }
 
+// putEnvSetting records key=value, a MINIO_IDENTITY_OPENID_* setting, in
+// settings under its provider name, or reports a key MinIO does not know.
+func putEnvSetting(settings map[string]map[string]string, key, value string, items []Item) []Item {
+	setting, name, ok := splitEnvSetting(strings.TrimPrefix(key, envPrefix))
+	if !ok {
+		return append(items, Item{Kind: KindUntranslated, Subject: key, Reason: "not an identity_openid setting MinIO knows"})
+	}
+	if settings[name] == nil {
+		settings[name] = map[string]string{}
+	}
+	settings[name][setting] = value
+	return items
+}
+
 // ParseConfig reads the output of "mc admin config get ALIAS
 // identity_openid": one line per provider, "identity_openid[:NAME]
 // key=value ...", values quoted when they hold spaces.
@@ -157,15 +163,7 @@ func ParseConfig(r io.Reader) ([]Provider, []Item, error) {
 				if !ok {
 					return nil, nil, fmt.Errorf("line %d: an environment setting that is not KEY=VALUE", n)
 				}
-				setting, name, ok := splitEnvSetting(strings.TrimPrefix(key, envPrefix))
-				if !ok {
-					items = append(items, Item{Kind: KindUntranslated, Subject: key, Reason: "not an identity_openid setting MinIO knows"})
-					continue
-				}
-				if fromEnv[name] == nil {
-					fromEnv[name] = map[string]string{}
-				}
-				fromEnv[name][setting] = value
+				items = putEnvSetting(fromEnv, key, value, items)
 			case strings.HasPrefix(comment, "identity_openid"):
 				target, _, _ := strings.Cut(comment, " ")
 				items = append(items, Item{Kind: KindNote, Subject: target, Reason: "printed commented out (disabled): not migrated"})
